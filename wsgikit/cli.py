@@ -1,0 +1,158 @@
+"""The ``wsgikit`` command: Gunicorn's flags over one :class:`~wsgikit.config.Config`.
+
+Settings are layered, later winning: defaults, the config file
+(``-c FILE``; else ``./wsgikit.conf.py`` or ``./gunicorn.conf.py`` when
+present), ``WSGIKIT_<SETTING>`` variables, ``WSGIKIT_CMD_ARGS`` (or
+``GUNICORN_CMD_ARGS``), then the command line.
+
+Exit status: 0 after a normal stop, 2 for a usage or settings error
+(including an address that cannot be bound), 3 when the app cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import __version__
+from .config import (
+    SETTINGS,
+    Config,
+    ConfigError,
+    cmd_args_from_env,
+    env_settings,
+    load_config_file,
+)
+from .importer import AppImportError
+
+__all__ = ["main", "build_parser", "load_config"]
+
+EXIT_USAGE = 2
+EXIT_APP = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """An argparse parser derived from the settings declarations."""
+    parser = argparse.ArgumentParser(
+        prog="wsgikit",
+        description="Serve a WSGI application (module:attr). With no app, serve a demo page.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument(
+        "app", nargs="?", help="The WSGI app as module:attr or module:factory()."
+    )
+    parser.add_argument("-c", "--config", metavar="FILE", help="A Python config file.")
+    parser.add_argument(
+        "--check-config", action="store_true", help="Check the settings and the app, then exit."
+    )
+    parser.add_argument(
+        "--print-config", action="store_true", help="Print the effective settings and exit."
+    )
+    parser.add_argument("-v", "--version", action="version", version=f"wsgikit {__version__}")
+    groups: dict[str, Any] = {}
+    for spec in SETTINGS.values():
+        if not spec.cli:
+            continue
+        group = groups.get(spec.section)
+        if group is None:
+            group = groups[spec.section] = parser.add_argument_group(spec.section)
+        kwargs: dict[str, Any] = {"dest": spec.name, "help": spec.help}
+        if spec.action == "store_true":
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["metavar"] = spec.metavar
+            if spec.action:
+                kwargs["action"] = spec.action
+        group.add_argument(*spec.flags, **kwargs)
+    return parser
+
+
+def _config_file(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    for name in ("wsgikit.conf.py", "gunicorn.conf.py"):
+        if os.path.exists(name):
+            return name
+    return None
+
+
+def load_config(
+    argv: Sequence[str], environ: Mapping[str, str] | None = None
+) -> tuple[Config, argparse.Namespace, list[str]]:
+    """Parse the command line and the other sources into a Config.
+
+    Returns the config, the parsed namespace (for the app and actions) and
+    warnings to print. Raises ConfigError; argparse exits 2 on bad usage.
+    """
+    env = os.environ if environ is None else environ
+    parser = build_parser()
+    extra = cmd_args_from_env(env)
+    env_ns = parser.parse_args(extra) if extra else argparse.Namespace()
+    ns = parser.parse_args(list(argv))
+    warnings: list[str] = []
+    layers: list[dict[str, Any]] = []
+    path = _config_file(getattr(ns, "config", None) or getattr(env_ns, "config", None))
+    if path:
+        values, warnings = load_config_file(path)
+        layers.append(values)
+    layers.append(env_settings(env))
+    layers.append({k: v for k, v in vars(env_ns).items() if k in SETTINGS})
+    layers.append({k: v for k, v in vars(ns).items() if k in SETTINGS})
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    config = Config(**merged)
+    if getattr(ns, "app", None) is None and getattr(env_ns, "app", None) is not None:
+        ns.app = env_ns.app
+    return config, ns, warnings
+
+
+def _print_config(config: Config) -> None:
+    for name, value in config.as_dict().items():
+        if callable(value):
+            value = getattr(value, "__qualname__", repr(value))
+        print(f"{name:26} = {value!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wsgikit`` console script and ``python -m wsgikit``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        config, ns, warnings = load_config(args)
+    except ConfigError as exc:
+        print(f"wsgikit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for warning in warnings:
+        print(f"wsgikit: warning: {warning}", file=sys.stderr)
+    app = getattr(ns, "app", None) or config.wsgi_app
+    if getattr(ns, "print_config", False):
+        _print_config(config)
+        return 0
+    from .server import BindError
+    from .serve import load_app, run
+
+    try:
+        if getattr(ns, "check_config", False):
+            from .serve import _prepare_process
+
+            _prepare_process(config)
+            load_app(app)
+            print("wsgikit: configuration and app OK", file=sys.stderr)
+            return 0
+        return run(config, app)
+    except ConfigError as exc:
+        print(f"wsgikit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BindError as exc:
+        print(f"wsgikit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AppImportError as exc:
+        if exc.details:
+            sys.stderr.write(exc.details)
+        print(f"wsgikit: error: {exc}", file=sys.stderr)
+        return EXIT_APP
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,571 @@
+"""One typed, frozen settings object, declared once.
+
+Every setting is a field of :class:`Config` whose metadata names its command
+line flags, its help text and its converter. The CLI, the config file loader
+(which accepts Gunicorn's setting names), the ``WSGIKIT_*`` environment
+variables and the docs reference are all derived from these declarations.
+Validation happens here, once: a bad value raises :class:`ConfigError` naming
+the setting and what it expected.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any
+
+__all__ = ["Config", "ConfigError", "SETTINGS", "Setting", "default_workers", "HOOK_NAMES"]
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value. ``str(exc)`` is one line naming the setting."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"setting '{name}': {message}")
+        self.setting = name
+
+
+# ---------------------------------------------------------------- converters
+
+Converter = Callable[[str, Any], Any]
+
+
+def _int(minimum: int | None = None) -> Converter:
+    def convert(name: str, value: Any) -> int:
+        if isinstance(value, bool):
+            raise ConfigError(name, f"expected an integer, got {value!r}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(name, f"expected an integer, got {value!r}") from None
+        if minimum is not None and number < minimum:
+            raise ConfigError(name, f"expected an integer >= {minimum}, got {number}")
+        return number
+
+    return convert
+
+
+def _opt_int(minimum: int) -> Converter:
+    inner = _int(minimum)
+
+    def convert(name: str, value: Any) -> int | None:
+        if value is None or value == "" or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        return inner(name, value)  # type: ignore[no-any-return]
+
+    return convert
+
+
+def _float(minimum: float = 0.0) -> Converter:
+    def convert(name: str, value: Any) -> float:
+        if isinstance(value, bool):
+            raise ConfigError(name, f"expected a number of seconds, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(name, f"expected a number of seconds, got {value!r}") from None
+        if number != number or number < minimum:
+            raise ConfigError(name, f"expected a number >= {minimum:g}, got {value!r}")
+        return number
+
+    return convert
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(name, f"expected true or false, got {value!r}")
+
+
+def _str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(name, f"expected a string, got {value!r}")
+    return value
+
+
+def _opt_str(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    return _str(name, value)
+
+
+def _choice(*choices: str, aliases: Mapping[str, str] | None = None) -> Converter:
+    def convert(name: str, value: Any) -> str:
+        text = str(value).strip().lower()
+        text = (aliases or {}).get(text, text)
+        if text not in choices:
+            raise ConfigError(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return convert
+
+
+def _binds(name: str, value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    try:
+        result = tuple(str(item).strip() for item in items)
+    except TypeError:
+        raise ConfigError(name, f"expected an address or a list of addresses, got {value!r}") from None
+    if not result or any(not item for item in result):
+        raise ConfigError(name, "expected at least one address like 127.0.0.1:8000")
+    return result
+
+
+def _paths(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(p for p in value.split(",") if p)
+    return tuple(str(p) for p in value)
+
+
+def _umask(name: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        try:
+            number = int(str(value), 0)
+        except ValueError:
+            raise ConfigError(name, f"expected an octal mask like 0o22, got {value!r}") from None
+    if not 0 <= number <= 0o777:
+        raise ConfigError(name, f"expected a mask between 0 and 0o777, got {value!r}")
+    return number
+
+
+def _hook(name: str, value: Any) -> Callable[..., Any] | None:
+    if value is None or callable(value):
+        return value  # type: ignore[no-any-return]
+    raise ConfigError(name, f"expected a callable, got {value!r}")
+
+
+def _dict(name: str, value: Any) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise ConfigError(name, f"expected a dict, got {value!r}")
+
+
+def _env_pairs(name: str, value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if "=" not in str(item):
+            raise ConfigError(name, f"expected KEY=VALUE, got {item!r}")
+    return tuple(str(item) for item in items)
+
+
+# ------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one setting is spelled on the command line and converted."""
+
+    name: str
+    flags: tuple[str, ...]
+    help: str
+    convert: Converter
+    section: str
+    action: str | None = None  # argparse action for flags (store_true, append)
+    metavar: str | None = None
+    cli: bool = True
+
+
+def setting(
+    default: Any,
+    *flags: str,
+    help: str,
+    convert: Converter,
+    section: str,
+    action: str | None = None,
+    metavar: str | None = None,
+    cli: bool = True,
+    default_factory: Callable[[], Any] | None = None,
+) -> Any:
+    meta = {
+        "flags": flags,
+        "help": help,
+        "convert": convert,
+        "section": section,
+        "action": action,
+        "metavar": metavar,
+        "cli": cli,
+    }
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+HOOK_NAMES = (
+    "on_starting",
+    "when_ready",
+    "pre_fork",
+    "post_fork",
+    "post_worker_init",
+    "worker_int",
+    "worker_abort",
+    "pre_request",
+    "post_request",
+    "child_exit",
+    "worker_exit",
+    "nworkers_changed",
+    "on_reload",
+    "on_exit",
+)
+
+DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+
+def default_workers(environ: Mapping[str, str] | None = None) -> int:
+    """``WEB_CONCURRENCY`` when set, else the number of CPUs (as the original emulator)."""
+    env = os.environ if environ is None else environ
+    value = env.get("WEB_CONCURRENCY")
+    if value:
+        return _int(1)("WEB_CONCURRENCY", value)  # type: ignore[no-any-return]
+    return os.cpu_count() or 1
+
+
+def _hook_field() -> Any:
+    return setting(None, help="", convert=_hook, section="hooks", cli=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """All of wsgikit's settings; build with keyword arguments or :meth:`load`."""
+
+    # --- server socket
+    bind: tuple[str, ...] = setting(
+        ("127.0.0.1:8000",), "-b", "--bind", action="append", metavar="ADDRESS",
+        help="Address to listen on: HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N; repeatable.",
+        convert=_binds, section="server socket",
+    )
+    backlog: int = setting(
+        2048, "--backlog", metavar="INT", help="Maximum number of pending connections.",
+        convert=_int(1), section="server socket",
+    )
+    reuse_port: bool = setting(
+        False, "--reuse-port", action="store_true",
+        help="Set SO_REUSEPORT on listening sockets.", convert=_bool, section="server socket",
+    )
+    # --- workers
+    workers: int | None = setting(
+        None, "-w", "--workers", metavar="INT",
+        help="Worker processes; 0 serves in this process (no supervisor). "
+        "Default: $WEB_CONCURRENCY, else the number of CPUs.",
+        convert=_opt_int(0), section="worker processes",
+    )
+    worker_class: str = setting(
+        "auto", "-k", "--worker-class", metavar="STRING",
+        help="Worker type: sync, threaded (alias gthread), or auto (threaded when --threads > 1).",
+        convert=_choice("auto", "sync", "threaded", aliases={"gthread": "threaded"}),
+        section="worker processes",
+    )
+    threads: int = setting(
+        1, "--threads", metavar="INT", help="Application threads per worker (threaded worker).",
+        convert=_int(1), section="worker processes",
+    )
+    worker_connections: int = setting(
+        1000, "--worker-connections", metavar="INT",
+        help="Most connections one worker holds at once (threaded worker).",
+        convert=_int(1), section="worker processes",
+    )
+    max_requests: int = setting(
+        0, "--max-requests", metavar="INT",
+        help="Restart a worker after this many requests; 0 disables.",
+        convert=_int(0), section="worker processes",
+    )
+    max_requests_jitter: int = setting(
+        0, "--max-requests-jitter", metavar="INT",
+        help="Add a random 0..N to max_requests per worker.", convert=_int(0),
+        section="worker processes",
+    )
+    timeout: float = setting(
+        30.0, "-t", "--timeout", metavar="SECONDS",
+        help="A worker silent, or a request running, longer than this is killed and restarted.",
+        convert=_float(0.0), section="worker processes",
+    )
+    graceful_timeout: float = setting(
+        30.0, "--graceful-timeout", metavar="SECONDS",
+        help="How long a graceful stop waits for requests in flight.",
+        convert=_float(0.0), section="worker processes",
+    )
+    keepalive: float = setting(
+        2.0, "--keep-alive", metavar="SECONDS",
+        help="How long an idle keep-alive connection is kept open.",
+        convert=_float(0.0), section="worker processes",
+    )
+    header_timeout: float = setting(
+        10.0, "--header-timeout", metavar="SECONDS",
+        help="How long a client may take to send a request head (answered 408).",
+        convert=_float(0.001), section="worker processes",
+    )
+    body_timeout: float = setting(
+        30.0, "--body-timeout", metavar="SECONDS",
+        help="How long a read of the request body (or a write of the response) may stall.",
+        convert=_float(0.001), section="worker processes",
+    )
+    spool_threshold: int = setting(
+        1 << 20, "--spool-threshold", metavar="BYTES",
+        help="Request bodies larger than this are spooled to a temporary file (threaded worker).",
+        convert=_int(0), section="worker processes",
+    )
+    # --- security / limits
+    limit_request_line: int = setting(
+        4094, "--limit-request-line", metavar="INT",
+        help="Maximum size of the request line in bytes (414 beyond).",
+        convert=_int(16), section="security",
+    )
+    limit_request_fields: int = setting(
+        100, "--limit-request-fields", metavar="INT",
+        help="Maximum number of header fields (431 beyond).", convert=_int(1), section="security",
+    )
+    limit_request_field_size: int = setting(
+        8190, "--limit-request-field-size", metavar="INT",
+        help="Maximum size of one header field in bytes (431 beyond).",
+        convert=_int(16), section="security",
+    )
+    limit_request_body: int | None = setting(
+        None, "--limit-request-body", metavar="BYTES",
+        help="Maximum request body size in bytes (413 beyond); default unlimited.",
+        convert=_opt_int(0), section="security",
+    )
+    # --- application
+    wsgi_app: str | None = setting(
+        None, help="The application, as module:attr or module:factory().",
+        convert=_opt_str, section="application", cli=False,
+    )
+    root_path: str = setting(
+        "", "--root-path", metavar="PATH",
+        help="Mount point of the app: SCRIPT_NAME, stripped from PATH_INFO.",
+        convert=_str, section="application",
+    )
+    server_header: str | None = setting(
+        "wsgikit", "--server-header", metavar="STRING",
+        help="Value of the Server response header; empty to send none.",
+        convert=_opt_str, section="application",
+    )
+    preload_app: bool = setting(
+        False, "--preload", action="store_true",
+        help="Load the app in the master before forking workers.",
+        convert=_bool, section="application",
+    )
+    chdir: str | None = setting(
+        None, "--chdir", metavar="DIR", help="Change to this directory before loading the app.",
+        convert=_opt_str, section="application",
+    )
+    pythonpath: tuple[str, ...] = setting(
+        (), "--pythonpath", metavar="PATHS",
+        help="Comma-separated directories to add to the Python path.",
+        convert=_paths, section="application",
+    )
+    raw_env: tuple[str, ...] = setting(
+        (), "-e", "--env", action="append", metavar="KEY=VALUE",
+        help="Set an environment variable for the app; repeatable.",
+        convert=_env_pairs, section="application",
+    )
+    # --- process
+    daemon: bool = setting(
+        False, "-D", "--daemon", action="store_true", help="Detach and run in the background.",
+        convert=_bool, section="process",
+    )
+    pidfile: str | None = setting(
+        None, "-p", "--pid", metavar="FILE", help="Write the master's PID to this file.",
+        convert=_opt_str, section="process",
+    )
+    user: str | None = setting(
+        None, "-u", "--user", metavar="USER", help="Switch workers to this user (name or id).",
+        convert=_opt_str, section="process",
+    )
+    group: str | None = setting(
+        None, "-g", "--group", metavar="GROUP", help="Switch workers to this group (name or id).",
+        convert=_opt_str, section="process",
+    )
+    umask: int = setting(
+        0, "-m", "--umask", metavar="INT", help="File mode creation mask (e.g. 0o22).",
+        convert=_umask, section="process",
+    )
+    proc_name: str | None = setting(
+        None, "-n", "--name", metavar="STRING",
+        help="Process title suffix (needs the setproctitle extra).",
+        convert=_opt_str, section="process",
+    )
+    # --- logging
+    loglevel: str = setting(
+        "info", "--log-level", metavar="LEVEL",
+        help="Error log level: debug, info, warning, error or critical.",
+        convert=_choice("debug", "info", "warning", "error", "critical"), section="logging",
+    )
+    errorlog: str = setting(
+        "-", "--error-logfile", "--log-file", metavar="FILE",
+        help="Error log file; '-' for stderr.", convert=_str, section="logging",
+    )
+    accesslog: str | None = setting(
+        None, "--access-logfile", metavar="FILE",
+        help="Access log file; '-' for stdout; default none.",
+        convert=_opt_str, section="logging",
+    )
+    access_log_format: str = setting(
+        DEFAULT_ACCESS_LOG_FORMAT, "--access-logformat", metavar="STRING",
+        help="Access log format with Gunicorn's atoms (h l u t r s b f a T D M L p {h}i {h}o).",
+        convert=_str, section="logging",
+    )
+    access_log_json: bool = setting(
+        False, "--access-log-json", action="store_true",
+        help="Write the access log as one JSON object per line.",
+        convert=_bool, section="logging",
+    )
+    logconfig: str | None = setting(
+        None, "--log-config", metavar="FILE",
+        help="A logging configuration: .json (dictConfig) or .ini (fileConfig).",
+        convert=_opt_str, section="logging",
+    )
+    logconfig_dict: dict[str, Any] | None = setting(
+        None, help="A logging.config.dictConfig dictionary.", convert=_dict,
+        section="logging", cli=False,
+    )
+    # --- TLS and proxies
+    certfile: str | None = setting(
+        None, "--certfile", metavar="FILE", help="TLS certificate file.",
+        convert=_opt_str, section="tls",
+    )
+    keyfile: str | None = setting(
+        None, "--keyfile", metavar="FILE", help="TLS private key file.",
+        convert=_opt_str, section="tls",
+    )
+    forwarded_allow_ips: str = setting(
+        "127.0.0.1,::1", "--forwarded-allow-ips", metavar="IPS",
+        help="Proxies trusted for X-Forwarded-* headers ('*' for all).",
+        convert=_str, section="tls",
+    )
+    # --- hooks (config file or keyword arguments only)
+    on_starting: Callable[..., Any] | None = _hook_field()
+    when_ready: Callable[..., Any] | None = _hook_field()
+    pre_fork: Callable[..., Any] | None = _hook_field()
+    post_fork: Callable[..., Any] | None = _hook_field()
+    post_worker_init: Callable[..., Any] | None = _hook_field()
+    worker_int: Callable[..., Any] | None = _hook_field()
+    worker_abort: Callable[..., Any] | None = _hook_field()
+    pre_request: Callable[..., Any] | None = _hook_field()
+    post_request: Callable[..., Any] | None = _hook_field()
+    child_exit: Callable[..., Any] | None = _hook_field()
+    worker_exit: Callable[..., Any] | None = _hook_field()
+    nworkers_changed: Callable[..., Any] | None = _hook_field()
+    on_reload: Callable[..., Any] | None = _hook_field()
+    on_exit: Callable[..., Any] | None = _hook_field()
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, f.metadata["convert"](f.name, value))
+        if self.limit_request_line > 8190 * 4:
+            raise ConfigError("limit_request_line", "expected at most 32760 bytes")
+
+    # ------------------------------------------------------------ derived
+
+    @property
+    def resolved_workers(self) -> int:
+        """The worker count, with the default (``WEB_CONCURRENCY`` or CPUs) applied."""
+        return default_workers() if self.workers is None else self.workers
+
+    @property
+    def resolved_worker_class(self) -> str:
+        """``sync`` or ``threaded``; ``auto`` picks threaded when threads > 1."""
+        if self.worker_class == "auto":
+            return "threaded" if self.threads > 1 else "sync"
+        return self.worker_class
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some settings changed (validated like the original)."""
+        unknown = set(changes) - SETTINGS.keys()
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ConfigError(name, "no such setting")
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _settings() -> dict[str, Setting]:
+    table = {}
+    for f in fields(Config):
+        meta = f.metadata
+        table[f.name] = Setting(
+            name=f.name,
+            flags=tuple(meta["flags"]),
+            help=meta["help"],
+            convert=meta["convert"],
+            section=meta["section"],
+            action=meta["action"],
+            metavar=meta["metavar"],
+            cli=meta["cli"] and bool(meta["flags"]),
+        )
+    return table
+
+
+SETTINGS: Mapping[str, Setting] = _settings()
+"""Every setting by name, in declaration order."""
+
+DEFAULTS: Mapping[str, Any] = {
+    f.name: (f.default if f.default is not MISSING else f.default_factory())  # type: ignore[misc]
+    for f in fields(Config)
+}
+
+# Gunicorn settings we read under another name, or accept but that have no effect here.
+GUNICORN_ALIASES: Mapping[str, str] = {"worker_tmp_dir": "", "reload": "", "capture_output": ""}
+
+
+def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings from ``WSGIKIT_<NAME>`` variables (e.g. ``WSGIKIT_WORKERS=4``)."""
+    values: dict[str, Any] = {}
+    for name, spec in SETTINGS.items():
+        key = "WSGIKIT_" + name.upper()
+        if key in environ and spec.cli:
+            values[name] = environ[key]
+    return values
+
+
+def cmd_args_from_env(environ: Mapping[str, str]) -> list[str]:
+    """Extra command-line arguments from ``WSGIKIT_CMD_ARGS`` or ``GUNICORN_CMD_ARGS``."""
+    text = environ.get("WSGIKIT_CMD_ARGS") or environ.get("GUNICORN_CMD_ARGS") or ""
+    return shlex.split(text)
+
+
+def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
+    """Run a Python config file; return (settings it sets, warnings).
+
+    Gunicorn's names are accepted, so a ``gunicorn.conf.py`` works unchanged
+    for every setting wsgikit supports; an unknown name gets a warning.
+    """
+    import runpy
+    import types
+
+    try:
+        namespace = runpy.run_path(path, run_name="__config__")
+    except FileNotFoundError:
+        raise ConfigError("config", f"config file {path!r} not found") from None
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    for name, value in namespace.items():
+        if name.startswith("_") or isinstance(value, types.ModuleType | type):
+            continue
+        if name in SETTINGS:
+            values[name] = value
+        elif name in GUNICORN_ALIASES:
+            warnings.append(f"{path}: setting '{name}' has no effect in wsgikit; ignored")
+        elif callable(value):
+            continue  # a helper function defined in the file
+        else:
+            warnings.append(f"{path}: unknown setting '{name}' ignored")
+    return values, warnings
+
+
+def merge(layers: Iterable[Mapping[str, Any]]) -> Config:
+    """Build a Config from layers of raw values, later layers winning."""
+    values: dict[str, Any] = {}
+    for layer in layers:
+        values.update(layer)
+    return Config(**values)

@@ -1,0 +1,28 @@
+"""Size limits applied to incoming requests, on top of what h11 checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Limits"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on a request; the defaults are Gunicorn's.
+
+    - ``request_line``: bytes in the request line (answered 414 when exceeded).
+    - ``header_fields``: number of header fields (431).
+    - ``header_field_size``: bytes in one header field line (431).
+    - ``body``: bytes in the request body, or ``None`` for no limit (413).
+    """
+
+    request_line: int = 4094
+    header_fields: int = 100
+    header_field_size: int = 8190
+    body: int | None = None
+
+    @property
+    def head_size(self) -> int:
+        """The largest request head (line, fields, line endings) these limits allow."""
+        return self.request_line + 2 + self.header_fields * (self.header_field_size + 2) + 2

@@ -1,0 +1,103 @@
+"""Load a WSGI application from an import string, with errors that say what failed.
+
+``module:attr``, ``module:obj.attr``, ``module:factory()`` (literal arguments
+allowed: ``module:create_app('prod')``), or ``module`` alone (meaning
+``module:application``, as Gunicorn).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["AppImportError", "import_app"]
+
+
+class AppImportError(Exception):
+    """The application could not be loaded.
+
+    ``str(exc)`` is one line for the user. ``details`` holds a traceback when
+    the app's own code raised (that is the app's bug, and its traceback is
+    what the user needs); it is empty for a mistyped import string.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def _parse(spec: str) -> tuple[str, str, tuple[Any, ...], dict[str, Any], bool]:
+    module, _, attr = spec.strip().partition(":")
+    attr = attr or "application"
+    if not module or any(not part.isidentifier() for part in module.split(".")):
+        raise AppImportError(
+            f"malformed app {spec!r}: expected module:attribute, e.g. myapp:application"
+        )
+    try:
+        node = ast.parse(attr, mode="eval").body
+    except SyntaxError:
+        raise AppImportError(f"malformed app {spec!r}: {attr!r} is not an attribute name") from None
+    call = isinstance(node, ast.Call)
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    if isinstance(node, ast.Call):
+        try:
+            args = tuple(ast.literal_eval(a) for a in node.args)
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        except ValueError:
+            raise AppImportError(
+                f"malformed app {spec!r}: factory arguments must be literals"
+            ) from None
+        node = node.func
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        raise AppImportError(f"malformed app {spec!r}: {attr!r} is not an attribute name")
+    parts.append(node.id)
+    return module, ".".join(reversed(parts)), args, kwargs, call
+
+
+def import_app(spec: str) -> Callable[..., Any]:
+    """Import and return the WSGI callable named by ``spec``."""
+    module_name, attr, args, kwargs, call = _parse(spec)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise AppImportError(
+                f"cannot import module {module_name!r}: no module named {exc.name!r} "
+                f"(sys.path[0] is {sys.path[0]!r})"
+            ) from None
+        raise AppImportError(
+            f"error while importing {module_name!r}: {exc}", traceback.format_exc()
+        ) from None
+    except Exception as exc:
+        raise AppImportError(
+            f"error while importing {module_name!r}: {type(exc).__name__}: {exc}",
+            traceback.format_exc(),
+        ) from None
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AppImportError(
+                f"module {module_name!r} has no attribute {attr!r}"
+            ) from None
+    if call:
+        try:
+            obj = obj(*args, **kwargs)
+        except Exception as exc:
+            raise AppImportError(
+                f"app factory {spec!r} raised {type(exc).__name__}: {exc}",
+                traceback.format_exc(),
+            ) from None
+    if not callable(obj):
+        raise AppImportError(f"{spec!r} is not callable (it is a {type(obj).__name__})")
+    return obj  # type: ignore[no-any-return]

@@ -1,0 +1,234 @@
+"""The facade: settings -> app -> listening sockets -> a supervised or in-process server.
+
+``serve()`` is the door for code, ``wsgikit.cli`` the door for the shell; both
+build one :class:`~wsgikit.config.Config` and end up in :func:`run`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .config import Config
+from .importer import AppImportError, import_app
+from .logs import Logs
+from .server import AccessLog, Monitor, SyncServer, close_listeners, describe, open_listeners
+from .server import systemd_sockets
+from .wsgi.handler import WSGIApp
+
+__all__ = ["serve", "run", "make_server", "load_app", "check_app_spec", "Server"]
+
+Server = SyncServer  # the interface both worker models share: serve_forever(), stop()
+
+
+def make_server(
+    app: WSGIApp,
+    listeners: list[socket.socket],
+    config: Config | None = None,
+    *,
+    monitor: Monitor | None = None,
+    logger: logging.Logger | None = None,
+    access_log: AccessLog | None = None,
+    multiprocess: bool = False,
+) -> Any:
+    """Build the worker loop the config asks for (sync or threaded), not started."""
+    config = config or Config()
+    kind = config.resolved_worker_class
+    if kind == "threaded":
+        from .server.threaded import ThreadedServer
+
+        return ThreadedServer(
+            app,
+            listeners,
+            config,
+            monitor=monitor,
+            logger=logger,
+            access_log=access_log,
+            multiprocess=multiprocess,
+        )
+    return SyncServer(
+        app,
+        listeners,
+        config,
+        monitor=monitor,
+        logger=logger,
+        access_log=access_log,
+        multiprocess=multiprocess,
+    )
+
+
+def check_app_spec(spec: str) -> None:
+    """Fail early, without running the app's code, when its module cannot be found."""
+    module = spec.partition(":")[0].strip()
+    if not module or any(not part.isidentifier() for part in module.split(".")):
+        raise AppImportError(
+            f"malformed app {spec!r}: expected module:attribute, e.g. myapp:application"
+        )
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        raise AppImportError(
+            f"cannot import module {module!r}: no module named {top!r} "
+            f"(sys.path[0] is {sys.path[0]!r})"
+        )
+
+
+def load_app(app: WSGIApp | str | None) -> WSGIApp:
+    """The WSGI callable for ``app``: a callable, an import string, or None (demo page)."""
+    if app is None:
+        from .demo import application
+
+        return application
+    if isinstance(app, str):
+        return import_app(app)
+    if not callable(app):
+        raise AppImportError(f"app must be a WSGI callable or 'module:attr', not {app!r}")
+    return app
+
+
+def _prepare_process(config: Config) -> None:
+    """Environment, working directory and import path, before the app is loaded."""
+    for pair in config.raw_env:
+        key, _, value = pair.partition("=")
+        os.environ[key] = value
+    if config.chdir:
+        try:
+            os.chdir(config.chdir)
+        except OSError as exc:
+            from .config import ConfigError
+
+            raise ConfigError("chdir", f"cannot change to {config.chdir!r}: {exc.strerror}") from None
+    for path in reversed(config.pythonpath):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def serve(
+    app: WSGIApp | str | None = None,
+    bind: str | list[str] | tuple[str, ...] | None = None,
+    workers: int | None = None,
+    *,
+    log_level: str | None = None,
+    **settings: Any,
+) -> int:
+    """Serve a WSGI app until stopped; return the exit status.
+
+    ``app`` is a WSGI callable or an import string (``module:attr``,
+    ``module:factory()``). ``workers=0`` serves in the calling process;
+    ``workers >= 1`` runs the pre-fork supervisor; the default is
+    ``$WEB_CONCURRENCY``, else the number of CPUs. Any other setting of
+    :class:`~wsgikit.config.Config` is accepted as a keyword argument, and so
+    are the original emulator's ``worker_connections``, ``daemon``,
+    ``timeout`` and ``log_level``.
+    """
+    if bind is not None:
+        settings["bind"] = bind
+    if workers is not None:
+        settings["workers"] = workers
+    if log_level is not None:
+        settings["loglevel"] = log_level
+    config = Config(**settings)
+    return run(config, app)
+
+
+run_emulator_compatible = serve
+
+
+def run(config: Config, app: WSGIApp | str | None = None) -> int:
+    """Run a server for ``config``; raises ConfigError, BindError or AppImportError."""
+    _prepare_process(config)
+    spec = app if app is not None else config.wsgi_app
+    workers = config.resolved_workers
+    logs = Logs(config)
+    try:
+        if workers == 0 or config.preload_app or not isinstance(spec, str):
+            loaded: WSGIApp | None = load_app(spec)
+        else:
+            check_app_spec(spec)
+            loaded = None
+        listeners = systemd_sockets(os.environ) or open_listeners(
+            config.bind, config.backlog, config.reuse_port
+        )
+        try:
+            if workers == 0:
+                assert loaded is not None
+                return _run_in_process(config, loaded, listeners, logs)
+            from .supervise import run_supervised
+
+            return run_supervised(config, spec, loaded, listeners, logs)
+        finally:
+            close_listeners(listeners)
+    finally:
+        logs.close()
+
+
+def _run_in_process(
+    config: Config, app: WSGIApp, listeners: list[socket.socket], logs: Logs
+) -> int:
+    """workers=0: serve in this process, for embedding and development."""
+    from .server import NullMonitor
+
+    server_box: list[Any] = []
+    monitor = NullMonitor(config.max_requests, lambda: server_box[0].stop(True))
+    server = make_server(
+        app,
+        listeners,
+        config,
+        monitor=monitor,
+        logger=logs.error,
+        access_log=logs.access if logs.access_enabled else None,
+    )
+    server_box.append(server)
+    for sock in listeners:
+        logs.error.info("Listening at: %s (%d)", describe(sock), os.getpid())
+    restore = _install_signals(server, logs) if _in_main_thread() else lambda: None
+    try:
+        server.serve_forever()
+    finally:
+        restore()
+    logs.error.info("Shutting down: done")
+    return 0
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _install_signals(server: Any, logs: Logs) -> Callable[[], None]:
+    """TERM: graceful stop; INT/QUIT: fast stop (a second one exits now); USR1: reopen logs."""
+    previous: dict[int, Any] = {}
+
+    def stop(signum: int, frame: Any) -> None:
+        graceful = signum == signal.SIGTERM
+        logs.error.info("Received %s: %s stop", signal.Signals(signum).name,
+                        "graceful" if graceful else "fast")
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        server.stop(graceful)
+
+    def reopen(signum: int, frame: Any) -> None:
+        logs.reopen()
+
+    handlers: dict[int, Callable[[int, Any], None]] = {
+        signal.SIGTERM: stop,
+        signal.SIGINT: stop,
+        signal.SIGQUIT: stop,
+        signal.SIGUSR1: reopen,
+    }
+    for signum, handler in handlers.items():
+        previous[signum] = signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore

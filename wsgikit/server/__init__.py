@@ -1,0 +1,36 @@
+"""Socket I/O and the worker loops (sync; threaded).
+
+A worker loop serves listening sockets it is given and reports liveness to a
+:class:`Monitor`; it does not know whether it runs in a supervised child
+process, a thread or the main process.
+"""
+
+from .core import AccessLog, AppRunner
+from .listeners import (
+    Address,
+    BindError,
+    close_listeners,
+    describe,
+    open_listener,
+    open_listeners,
+    parse_bind,
+    systemd_sockets,
+)
+from .monitor import Monitor, NullMonitor
+from .sync import SyncServer
+
+__all__ = [
+    "AccessLog",
+    "Address",
+    "AppRunner",
+    "BindError",
+    "Monitor",
+    "NullMonitor",
+    "SyncServer",
+    "close_listeners",
+    "describe",
+    "open_listener",
+    "open_listeners",
+    "parse_bind",
+    "systemd_sockets",
+]

@@ -1,0 +1,217 @@
+"""Parse bind addresses and open listening sockets.
+
+Accepted forms: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 8000),
+``:PORT`` or ``PORT`` (all IPv4 interfaces), ``unix:/path``, ``fd://N``. systemd socket activation (``LISTEN_FDS``) is read
+by :func:`systemd_sockets`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "Address",
+    "BindError",
+    "parse_bind",
+    "open_listener",
+    "open_listeners",
+    "systemd_sockets",
+    "describe",
+    "close_listeners",
+]
+
+
+class BindError(Exception):
+    """A bind address is malformed or cannot be listened on; ``str()`` is one line."""
+
+
+@dataclass(frozen=True)
+class Address:
+    """A parsed bind address."""
+
+    kind: str  # "tcp", "unix" or "fd"
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    fd: int = -1
+
+    def __str__(self) -> str:
+        if self.kind == "unix":
+            return f"unix:{self.path}"
+        if self.kind == "fd":
+            return f"fd://{self.fd}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_bind(text: str) -> Address:
+    """Parse one bind string, or raise :class:`BindError` saying what was expected."""
+    expected = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N"
+    value = text.strip()
+    if value.startswith("unix:"):
+        path = value[5:]
+        if path.startswith("//"):
+            path = path[2:]
+        if not path:
+            raise BindError(f"malformed bind {text!r}: empty unix socket path")
+        return Address("unix", path=path)
+    if value.startswith("fd://"):
+        try:
+            fd = int(value[5:])
+        except ValueError:
+            raise BindError(f"malformed bind {text!r}: {expected}") from None
+        if fd < 0:
+            raise BindError(f"malformed bind {text!r}: {expected}")
+        return Address("fd", fd=fd)
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise BindError(f"malformed bind {text!r}: {expected}")
+        port_text = rest[1:] if rest else "8000"
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+        host = host or "0.0.0.0"
+    elif ":" not in value:
+        if value.isdigit():
+            host, port_text = "0.0.0.0", value
+        else:
+            host, port_text = value, "8000"
+    else:
+        raise BindError(f"malformed bind {text!r}: {expected} (put IPv6 hosts in brackets)")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise BindError(f"malformed bind {text!r}: port must be a number from 0 to 65535")
+    if not host:
+        raise BindError(f"malformed bind {text!r}: {expected}")
+    return Address("tcp", host=host, port=int(port_text))
+
+
+def _unlink_stale_unix_socket(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise BindError(f"cannot listen on unix:{path}: the path exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody listens: a leftover from a crashed server
+    else:
+        raise BindError(f"cannot listen on unix:{path}: another server is listening there")
+    finally:
+        probe.close()
+
+
+def open_listener(
+    address: Address, backlog: int = 2048, reuse_port: bool = False, retries: int = 3
+) -> socket.socket:
+    """Open a listening socket; raise :class:`BindError` with one clear line on failure."""
+    if address.kind == "fd":
+        try:
+            sock = socket.socket(fileno=address.fd)
+        except OSError as exc:
+            raise BindError(f"cannot use {address}: {exc.strerror or exc}") from None
+        sock.setblocking(False)
+        return sock
+    if address.kind == "unix":
+        _unlink_stale_unix_socket(address.path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(address.path)
+            sock.listen(backlog)
+        except OSError as exc:
+            sock.close()
+            raise BindError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+        sock.setblocking(False)
+        return sock
+    try:
+        infos = socket.getaddrinfo(
+            address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise BindError(f"cannot listen on {address}: {exc.strerror}") from None
+    family, _, _, _, sockaddr = infos[0]
+    for attempt in range(retries + 1):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(sockaddr)
+            sock.listen(backlog)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE and attempt < retries:
+                time.sleep(0.3)
+                continue
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise BindError(f"cannot listen on {address}: {reason or exc}") from None
+        sock.setblocking(False)
+        return sock
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def systemd_sockets(environ: Mapping[str, str], pid: int | None = None) -> list[socket.socket]:
+    """Sockets passed by systemd socket activation (``LISTEN_PID`` / ``LISTEN_FDS``)."""
+    if environ.get("LISTEN_PID") != str(os.getpid() if pid is None else pid):
+        return []
+    count = int(environ.get("LISTEN_FDS", "0") or 0)
+    socks = []
+    for fd in range(3, 3 + count):
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        socks.append(sock)
+    return socks
+
+
+def open_listeners(
+    binds: tuple[str, ...] | list[str], backlog: int = 2048, reuse_port: bool = False
+) -> list[socket.socket]:
+    """Open every bind, closing the ones already opened if a later one fails."""
+    addresses = [parse_bind(b) for b in binds]
+    socks: list[socket.socket] = []
+    try:
+        for address in addresses:
+            socks.append(open_listener(address, backlog, reuse_port))
+    except BaseException:
+        close_listeners(socks)
+        raise
+    return socks
+
+
+def describe(sock: socket.socket) -> str:
+    """A URL-ish description of a listening socket for log lines."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{name}"
+    host, port = name[0], name[1]
+    if sock.family == socket.AF_INET6:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def close_listeners(socks: list[socket.socket], unlink: bool = True) -> None:
+    """Close listeners; remove the files of unix sockets we created."""
+    for sock in socks:
+        path = None
+        if unlink and sock.family == socket.AF_UNIX:
+            try:
+                path = sock.getsockname()
+            except OSError:
+                path = None
+        sock.close()
+        if path:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

@@ -1,0 +1,335 @@
+"""The sync worker: one connection at a time, with keep-alive and timeouts.
+
+A selector waits on the listening sockets and a wake-up channel; each accepted
+connection is served to the end (its keep-alive requests included) before the
+next accept. Three timeouts bound a client: the request head must arrive
+within ``header_timeout``, an idle keep-alive connection is closed after
+``keepalive`` seconds, and a stalled body read or response write fails after
+``body_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import selectors
+import socket
+import time
+from typing import Any
+
+from ..config import Config
+from ..http import CONNECTION_CLOSED, END_OF_MESSAGE, NEED_DATA, PAUSED, Data, HTTPConnection
+from ..http import ProtocolError, Request
+from ..wsgi import ClientDisconnected
+from ..wsgi.handler import WSGIApp
+from .core import AccessLog, AppRunner, peer_address
+from .monitor import Monitor
+from .util import Waker
+
+__all__ = ["SyncServer", "SocketTransport", "SocketBody"]
+
+_RECV = 65536
+_DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection alive
+
+
+class _Stalled(Exception):
+    """No bytes arrived before the deadline."""
+
+
+class _Wait:
+    """Waits for a socket to become readable, or for the server's wake-up."""
+
+    def __init__(self, sock: socket.socket, waker: Waker) -> None:
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+        self._waker_fd = waker.fileno()
+        self._poll.register(self._waker_fd, select.POLLIN)
+        self._sock_fd = sock.fileno()
+
+    def readable(self, timeout: float) -> bool | None:
+        """True: socket readable; False: timed out; None: woken up (stop requested).
+
+        A stop is reported once; the wake-up channel is then no longer watched
+        (it stays readable), so later waits block on the socket alone.
+        """
+        ready = self._poll.poll(max(0.0, timeout) * 1000)
+        fds = {fd for fd, _ in ready}
+        if self._sock_fd in fds:
+            return True
+        if self._waker_fd in fds:
+            self._poll.unregister(self._waker_fd)
+            return None
+        return False
+
+
+class SocketTransport:
+    """Sends through a blocking socket with a write timeout."""
+
+    def __init__(self, sock: socket.socket, monitor: Monitor) -> None:
+        self.sock = sock
+        self.monitor = monitor
+
+    def send(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:  # timeouts are OSErrors too
+            raise ClientDisconnected(str(exc) or type(exc).__name__) from exc
+        self.monitor.notify()
+
+    def sendfile(self, fd: int, offset: int, count: int) -> bool:
+        with open(fd, "rb", closefd=False) as file:
+            try:
+                self.sock.sendfile(file, offset, count)
+            except OSError as exc:
+                raise ClientDisconnected(str(exc) or type(exc).__name__) from exc
+        self.monitor.notify()
+        return True
+
+
+class SocketBody:
+    """Reads the request body from the socket on demand (``wsgi.input``'s source).
+
+    Sends ``100 Continue`` on the first read when the client asked for it.
+    """
+
+    def __init__(
+        self, conn: HTTPConnection, sock: socket.socket, wait: _Wait, timeout: float
+    ) -> None:
+        self.conn = conn
+        self.sock = sock
+        self.wait = wait
+        self.timeout = timeout
+        self._pending = b""
+        self._started = False
+
+    def read_chunk(self, size: int) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            return chunk
+        if not self._started:
+            self._started = True
+            interim = self.conn.send_continue()
+            if interim:
+                try:
+                    self.sock.sendall(interim)
+                except OSError as exc:
+                    raise ClientDisconnected(str(exc)) from exc
+        while True:
+            event = self.conn.next_event()
+            if type(event) is Data:
+                data = event.data
+                if len(data) > size:
+                    data, self._pending = data[:size], data[size:]
+                if data:
+                    return data
+            elif event is NEED_DATA:
+                deadline = time.monotonic() + self.timeout
+                if not receive(self.conn, self.sock, self.wait, deadline, stop_on_wake=False):
+                    raise ProtocolError("timed out reading the request body", status=408)
+            else:
+                return b""  # END_OF_MESSAGE / PAUSED
+
+
+def receive(
+    conn: HTTPConnection, sock: socket.socket, wait: _Wait, deadline: float, stop_on_wake: bool
+) -> bool:
+    """Wait for bytes until ``deadline`` and feed them to ``conn``.
+
+    Returns False on timeout, or when woken for a stop with ``stop_on_wake``.
+    A reset connection counts as end of input.
+    """
+    while True:
+        ready = wait.readable(deadline - time.monotonic())
+        if ready is None:
+            if stop_on_wake:
+                return False
+            if time.monotonic() >= deadline:
+                return False
+            continue  # woken for a stop: finish the request in flight first
+        if not ready:
+            return False
+        try:
+            data = sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            data = b""
+        conn.receive_data(data)
+        return True
+
+
+class SyncServer:
+    """Serves listening sockets one connection at a time until :meth:`stop`."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        listeners: list[socket.socket],
+        config: Config | None = None,
+        *,
+        monitor: Monitor | None = None,
+        logger: logging.Logger | None = None,
+        access_log: AccessLog | None = None,
+        multiprocess: bool = False,
+    ) -> None:
+        self.config = config or Config()
+        self.listeners = listeners
+        self.runner = AppRunner(
+            app,
+            self.config,
+            logger=logger,
+            access_log=access_log,
+            monitor=monitor,
+            multithread=False,
+            multiprocess=multiprocess,
+        )
+        self.logger = self.runner.logger
+        self.monitor = self.runner.monitor
+        self._waker = Waker()
+        self._stopping = False
+        self._graceful = True
+
+    # ------------------------------------------------------------ control
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop accepting; finish the request in flight (graceful) and return.
+
+        Safe to call from another thread or a signal handler.
+        """
+        self._graceful = self._graceful and graceful
+        self._stopping = True
+        self._waker.wake()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def serve_forever(self) -> None:
+        selector = selectors.DefaultSelector()
+        for sock in self.listeners:
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+        selector.register(self._waker.fileno(), selectors.EVENT_READ)
+        try:
+            while not self._stopping:
+                self.monitor.notify()
+                for key, _ in selector.select(timeout=1.0):
+                    if self._stopping:
+                        break
+                    if key.fileobj is self._waker.fileno():
+                        self._waker.drain()
+                        continue
+                    listener = key.fileobj
+                    assert isinstance(listener, socket.socket)
+                    try:
+                        client, addr = listener.accept()
+                    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                        continue  # another worker took it, or it went away
+                    except OSError as exc:
+                        self.logger.error("accept() failed on %s: %s", listener, exc)
+                        continue
+                    self._serve_client(client, addr, listener)
+        finally:
+            selector.close()
+            self._waker.close()
+
+    # ------------------------------------------------------- connections
+
+    def _serve_client(self, client: socket.socket, addr: Any, listener: socket.socket) -> None:
+        try:
+            client.setblocking(True)
+            client.settimeout(self.config.body_timeout)
+            if client.family != socket.AF_UNIX:
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._serve_connection(client, addr, listener)
+        except Exception:
+            self.logger.exception("unexpected error serving a connection")
+        finally:
+            client.close()
+
+    def _serve_connection(
+        self, client: socket.socket, addr: Any, listener: socket.socket
+    ) -> None:
+        config = self.config
+        runner = self.runner
+        conn = runner.new_connection()
+        wait = _Wait(client, self._waker)
+        transport = SocketTransport(client, self.monitor)
+        base = runner.base_environ(listener)
+        remote = peer_address(addr)
+        idle_deadline = time.monotonic() + config.header_timeout
+        head_deadline: float | None = None
+        while True:
+            try:
+                event = conn.next_event()
+            except ProtocolError as exc:
+                self._reject(client, exc)
+                return
+            if event is NEED_DATA:
+                if conn.buffered_head and head_deadline is None:
+                    head_deadline = time.monotonic() + config.header_timeout
+                idle = head_deadline is None
+                deadline = idle_deadline if idle else head_deadline
+                assert deadline is not None
+                if idle and self._stopping:
+                    return
+                if not receive(conn, client, wait, deadline, stop_on_wake=idle):
+                    if not idle and time.monotonic() >= deadline:
+                        self._reject(client, ProtocolError("request head timed out", 408))
+                    return
+                continue
+            if event is CONNECTION_CLOSED or not isinstance(event, Request):
+                return
+            head_deadline = None
+            body = SocketBody(conn, client, wait, config.body_timeout)
+            info = runner.handle(
+                conn, event, base, transport, body, remote, keep_alive=not self._stopping
+            )
+            if not info.keep_alive or self._stopping:
+                return
+            if not conn.request_complete and not self._drain(conn, body):
+                return
+            if not conn.start_next_cycle():
+                return
+            idle_deadline = time.monotonic() + config.keepalive
+
+    def _drain(self, conn: HTTPConnection, body: SocketBody) -> bool:
+        """Discard the unread rest of a request body, within bounds."""
+        left = _DRAIN_LIMIT
+        try:
+            while left > 0:
+                chunk = body.read_chunk(min(left, _RECV))
+                if not chunk:
+                    return conn.request_complete
+                left -= len(chunk)
+        except (ProtocolError, ClientDisconnected):
+            return False
+        return False
+
+    def _reject(self, client: socket.socket, exc: ProtocolError) -> None:
+        self.logger.debug("rejected request (%d): %s", exc.status, exc)
+        try:
+            client.sendall(self.runner.error_bytes(exc.status))
+        except OSError:
+            return
+        linger_close(client)
+
+
+def linger_close(sock: socket.socket, seconds: float = 0.5) -> None:
+    """Half-close and discard what the client still sends, briefly.
+
+    Closing a socket with unread input makes the kernel send a reset, which can
+    destroy the error response we just wrote before the client reads it
+    (e.g. after rejecting a request that had more pipelined behind it).
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(seconds)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and sock.recv(_RECV):
+            pass
+    except OSError:
+        pass
+

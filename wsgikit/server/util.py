@@ -1,0 +1,57 @@
+"""Small pieces shared by the worker loops: the Date cache and a wake-up channel."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from ..http import format_date
+
+__all__ = ["DateCache", "Waker"]
+
+
+class DateCache:
+    """The ``Date`` header value, formatted at most once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def __call__(self) -> str:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = format_date(now)
+        return self._value
+
+
+class Waker:
+    """A socket pair that wakes a loop blocked in ``select``/``poll``.
+
+    ``wake()`` is safe to call from another thread or a signal handler.
+    """
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._reader.fileno()
+
+    def wake(self) -> None:
+        try:
+            self._writer.send(b"\0")
+        except OSError:
+            pass  # full (already awake) or closed
+
+    def drain(self) -> None:
+        try:
+            while self._reader.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()

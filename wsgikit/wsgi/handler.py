@@ -1,0 +1,239 @@
+"""Drive one WSGI call: ``start_response``, ``write()``, the result iterable.
+
+The server hands us an :class:`~wsgikit.http.HTTPConnection` whose request head
+has been read, and a :class:`Transport` to send bytes through. We never touch
+a socket here, so all of this is tested with an in-memory transport.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Protocol
+
+from ..http import HTTPConnection, ProtocolError, ResponseError, parse_status, validate_headers
+from .file_wrapper import FileWrapper
+
+__all__ = ["Transport", "ResponseInfo", "run_app", "ClientDisconnected"]
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+WSGIApp = Callable[..., Iterable[bytes]]
+
+
+class ClientDisconnected(OSError):
+    """The client went away while we were sending."""
+
+
+class Transport(Protocol):
+    """The two things a response needs from the connection below."""
+
+    def send(self, data: bytes) -> None:
+        """Send all of ``data``; raise :class:`ClientDisconnected` when the client is gone."""
+
+    def sendfile(self, fd: int, offset: int, count: int) -> bool:
+        """Send ``count`` bytes of ``fd`` from ``offset`` zero-copy; False if unsupported."""
+
+
+@dataclass(slots=True)
+class ResponseInfo:
+    """What happened, for the access log and the keep-alive decision."""
+
+    status: int = 0
+    sent: int = 0  # body bytes sent
+    headers: list[tuple[str, str]] | None = None
+    error: bool = False  # the app raised or misbehaved
+    disconnected: bool = False  # the client went away mid-response
+    keep_alive: bool = False
+
+
+class _Responder:
+    """The state of one response; its methods are the WSGI callables."""
+
+    def __init__(
+        self, conn: HTTPConnection, transport: Transport, date: str, keep_alive: bool
+    ) -> None:
+        self.conn = conn
+        self.transport = transport
+        self.date = date
+        self.allow_keep_alive = keep_alive
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] | None = None
+        self.content_length: int | None = None
+        self.head_sent = False
+        self.info = ResponseInfo()
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.head_sent:
+                    # PEP 3333: too late to change the response; re-raise.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # break the reference cycle
+        elif self.status is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        if type(status) is not str:
+            raise ResponseError(f"status must be a str, not {type(status).__name__}")
+        if type(headers) is not list:
+            raise ResponseError(f"headers must be a list, not {type(headers).__name__}")
+        parse_status(status)
+        self.content_length = validate_headers(headers)
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def send_head(self) -> None:
+        if self.status is None or self.headers is None:
+            raise AssertionError("the application sent body data before calling start_response()")
+        head = self.conn.start_response(
+            self.status, self.headers, self.date, keep_alive=self.allow_keep_alive
+        )
+        self.head_sent = True
+        self.info.status = self.conn.status
+        self.info.headers = self.headers
+        self.transport.send(head)
+
+    def write(self, data: bytes) -> None:
+        if type(data) is not bytes:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise TypeError(f"WSGI body data must be bytes, not {type(data).__name__}")
+            data = bytes(data)
+        if not self.head_sent:
+            self.send_head()
+        if data:
+            framed = self.conn.send_body(data)
+            if framed:
+                self.info.sent += len(data)
+                self.transport.send(framed)
+
+
+def _close(result: object, logger: logging.Logger) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            logger.exception("Error closing the application's response iterable")
+
+
+def run_app(
+    app: WSGIApp,
+    environ: dict[str, Any],
+    conn: HTTPConnection,
+    transport: Transport,
+    *,
+    date: str,
+    keep_alive: bool = True,
+    logger: logging.Logger,
+) -> ResponseInfo:
+    """Call ``app`` and send its response; always calls the result's ``close()``.
+
+    Never raises for app errors: an exception before the head is sent becomes
+    a 500; after it, the connection is marked not reusable (the client sees a
+    truncated response). A client that goes away ends the response quietly.
+    """
+    r = _Responder(conn, transport, date, keep_alive)
+    info = r.info
+    result: Iterable[bytes] | None = None
+    try:
+        result = app(environ, r.start_response)
+        _send_result(r, result)
+        transport.send(conn.end_response())
+        info.keep_alive = conn.keep_alive
+        return info
+    except ClientDisconnected as exc:
+        info.disconnected = True
+        logger.debug("client went away during the response: %s", exc)
+        return info
+    except ProtocolError as exc:
+        # Reading the request body failed (malformed chunk, too large, timeout):
+        # the client's fault, answered with the status the HTTP layer chose.
+        status = exc.status
+        logger.info("bad request body: %s", exc)
+    except Exception:
+        info.error = True
+        status = 500
+        _report(logger, environ, "Error handling request")
+    finally:
+        if result is not None:
+            _close(result, logger)
+    if r.head_sent:
+        return info  # too late for an error status: the connection will be closed
+    _send_error(r, status)
+    return info
+
+
+def _send_result(r: _Responder, result: Iterable[bytes]) -> None:
+    conn = r.conn
+    if isinstance(result, FileWrapper) and r.status is not None and r.headers is not None:
+        if _send_file(r, result):
+            return
+    elif (
+        not r.head_sent
+        and r.content_length is None
+        and r.headers is not None
+        and type(result) in (list, tuple)
+        and len(result) == 1  # type: ignore[arg-type]
+        and type(result[0]) is bytes  # type: ignore[index]
+    ):
+        # A single-chunk body: announce its length instead of chunking it.
+        r.headers.append(("Content-Length", str(len(result[0]))))  # type: ignore[index]
+    for chunk in result:
+        if chunk:
+            r.write(chunk)
+        elif not r.head_sent and type(chunk) is not bytes:
+            r.write(chunk)  # raises the TypeError with a clear message
+        if r.head_sent and conn.body_bytes_allowed == 0:
+            break  # Content-Length reached: stop iterating (the rest is not sent)
+    if not r.head_sent:
+        r.send_head()
+
+
+def _send_file(r: _Responder, wrapper: FileWrapper) -> bool:
+    """Send a FileWrapper's file with ``sendfile`` when possible; True if done."""
+    located = wrapper.fileno_and_size()
+    if located is None or r.headers is None:
+        return False
+    fd, offset, size = located
+    if r.content_length is None:
+        r.headers.append(("Content-Length", str(size)))
+        r.content_length = size
+    r.send_head()
+    count = min(size, r.conn.body_bytes_allowed or 0)
+    if count and r.transport.sendfile(fd, offset, count):
+        r.conn.consume_body(count)
+        r.info.sent += count
+        return True
+    return False  # iterate instead: the file position is unchanged
+
+
+def _report(logger: logging.Logger, environ: dict[str, Any], message: str) -> None:
+    method = environ.get("REQUEST_METHOD", "?")
+    uri = environ.get("RAW_URI", "?")
+    logger.error("%s %s %s", message, method, uri, exc_info=sys.exc_info())
+
+
+def _send_error(r: _Responder, status: int) -> None:
+    phrase = HTTPStatus(status).phrase
+    body = f"{phrase}\n".encode()
+    r.status = f"{status} {phrase}"
+    r.headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ]
+    r.content_length = len(body)
+    if status < 500:
+        r.allow_keep_alive = False  # the request body is in an unknown state
+    try:
+        r.send_head()
+        r.write(body)
+        r.transport.send(r.conn.end_response())
+        r.info.keep_alive = r.conn.keep_alive
+    except ClientDisconnected:
+        r.info.disconnected = True

@@ -1,0 +1,125 @@
+"""``wsgi.input``: a file-like view of the request body (PEP 3333)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+__all__ = ["BodySource", "InputStream", "BytesBody", "FileBody"]
+
+_CHUNK = 65536
+
+
+class BodySource(Protocol):
+    """Where body bytes come from: a socket, a spooled buffer, a test.
+
+    ``read_chunk(n)`` returns up to ``n`` bytes (at least one) and ``b""`` once
+    the body has ended; it never blocks past the end of the body.
+    """
+
+    def read_chunk(self, size: int) -> bytes: ...
+
+
+class BytesBody:
+    """A body already in memory."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def read_chunk(self, size: int) -> bytes:
+        chunk = bytes(self._data[self._pos : self._pos + size])
+        self._pos += len(chunk)
+        return chunk
+
+
+class FileBody:
+    """A body spooled to a (temporary) binary file, positioned at its start."""
+
+    def __init__(self, file: object) -> None:
+        self._file = file
+
+    def read_chunk(self, size: int) -> bytes:
+        data: bytes = self._file.read(size)  # type: ignore[attr-defined]
+        return data
+
+
+class InputStream:
+    """``read``, ``readline``, ``readlines`` and iteration over a :class:`BodySource`.
+
+    Returns ``b""`` at the end of the body. Whatever ``size`` is asked for, it
+    reads from the source only what it needs, so a read never waits for bytes
+    beyond the body.
+    """
+
+    def __init__(self, source: BodySource) -> None:
+        self._source = source
+        self._buffer = bytearray()
+        self._done = False
+
+    def _fill(self, size: int) -> bool:
+        if self._done:
+            return False
+        chunk = self._source.read_chunk(max(size, 1))
+        if not chunk:
+            self._done = True
+            return False
+        self._buffer += chunk
+        return True
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            while self._fill(_CHUNK):
+                pass
+            return self._take(len(self._buffer))
+        while len(self._buffer) < size and self._fill(min(size - len(self._buffer), _CHUNK)):
+            pass
+        return self._take(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = -1 if size is None else size
+        start = 0
+        while True:
+            nl = self._buffer.find(b"\n", start)
+            if nl >= 0:
+                end = nl + 1
+                break
+            if 0 <= limit <= len(self._buffer):
+                end = limit
+                break
+            start = len(self._buffer)
+            if not self._fill(_CHUNK if limit < 0 else min(limit - len(self._buffer), _CHUNK)):
+                end = len(self._buffer)
+                break
+        if 0 <= limit < end:
+            end = limit
+        return self._take(end)
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self) -> None:
+        """Nothing to release: the server owns the source."""
