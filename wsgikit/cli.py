@@ -131,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(ns, "print_config", False):
         _print_config(config)
         return 0
-    from .server import BindError
     from .serve import load_app, run
+    from .server import BindError
 
     try:
         if getattr(ns, "check_config", False):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting", "default_workers", "HOOK_NAMES"]
@@ -508,11 +508,6 @@ def _settings() -> dict[str, Setting]:
 
 SETTINGS: Mapping[str, Setting] = _settings()
 """Every setting by name, in declaration order."""
-
-DEFAULTS: Mapping[str, Any] = {
-    f.name: (f.default if f.default is not MISSING else f.default_factory())  # type: ignore[misc]
-    for f in fields(Config)
-}
 
 # Gunicorn settings we read under another name, or accept but that have no effect here.
 GUNICORN_ALIASES: Mapping[str, str] = {"worker_tmp_dir": "", "reload": "", "capture_output": ""}

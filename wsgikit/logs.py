@@ -99,7 +99,6 @@ class _ReopenableFileHandler(logging.FileHandler):
         try:
             if self.stream is not None:
                 self.stream.close()
-                self.stream = None  # type: ignore[assignment]
             self.stream = self._open()
         finally:
             self.release()

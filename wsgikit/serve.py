@@ -19,8 +19,15 @@ from typing import Any
 from .config import Config
 from .importer import AppImportError, import_app
 from .logs import Logs
-from .server import AccessLog, Monitor, SyncServer, close_listeners, describe, open_listeners
-from .server import systemd_sockets
+from .server import (
+    AccessLog,
+    Monitor,
+    SyncServer,
+    close_listeners,
+    describe,
+    open_listeners,
+    systemd_sockets,
+)
 from .wsgi.handler import WSGIApp
 
 __all__ = ["serve", "run", "make_server", "load_app", "check_app_spec", "Server"]

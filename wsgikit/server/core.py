@@ -15,8 +15,16 @@ from typing import Any
 
 from ..config import Config
 from ..http import HTTPConnection, Limits, Request, error_response
-from ..wsgi import BodySource, ErrorStream, InputStream, ResponseInfo, ServerInfo, Transport
-from ..wsgi import build_environ, run_app
+from ..wsgi import (
+    BodySource,
+    ErrorStream,
+    InputStream,
+    ResponseInfo,
+    ServerInfo,
+    Transport,
+    build_environ,
+    run_app,
+)
 from ..wsgi.handler import WSGIApp
 from .monitor import Monitor, NullMonitor
 from .util import DateCache
@@ -102,7 +110,7 @@ class AppRunner:
         transport: Transport,
         body: BodySource,
         remote: tuple[str, int] | None,
-        keep_alive: bool,
+        keep_alive: bool | Callable[[], bool],
     ) -> ResponseInfo:
         """Run the app for ``request`` and send its response through ``transport``."""
         environ = build_environ(request, base, InputStream(body), remote)

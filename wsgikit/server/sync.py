@@ -18,8 +18,14 @@ import time
 from typing import Any
 
 from ..config import Config
-from ..http import CONNECTION_CLOSED, END_OF_MESSAGE, NEED_DATA, PAUSED, Data, HTTPConnection
-from ..http import ProtocolError, Request
+from ..http import (
+    CONNECTION_CLOSED,
+    NEED_DATA,
+    Data,
+    HTTPConnection,
+    ProtocolError,
+    Request,
+)
 from ..wsgi import ClientDisconnected
 from ..wsgi.handler import WSGIApp
 from .core import AccessLog, AppRunner, peer_address
@@ -206,6 +212,9 @@ class SyncServer:
     def stopping(self) -> bool:
         return self._stopping
 
+    def _keep_alive(self) -> bool:
+        return not self._stopping
+
     def serve_forever(self) -> None:
         selector = selectors.DefaultSelector()
         for sock in self.listeners:
@@ -284,9 +293,7 @@ class SyncServer:
                 return
             head_deadline = None
             body = SocketBody(conn, client, wait, config.body_timeout)
-            info = runner.handle(
-                conn, event, base, transport, body, remote, keep_alive=not self._stopping
-            )
+            info = runner.handle(conn, event, base, transport, body, remote, self._keep_alive)
             if not info.keep_alive or self._stopping:
                 return
             if not conn.request_complete and not self._drain(conn, body):

@@ -74,6 +74,8 @@ def build_environ(
     """Return a fresh environ for ``request`` on top of ``base`` (see ServerInfo)."""
     environ = base.copy()
     path, query = split_target(request.target)
+    if path == b"*":
+        path = b""  # OPTIONS * (RFC 9112 section 3.2.4): no path; RAW_URI keeps the '*'
     if b"%" in path:
         path = unquote_to_bytes(path)
     path_info = path.decode("latin-1")

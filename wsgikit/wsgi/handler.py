@@ -54,7 +54,11 @@ class _Responder:
     """The state of one response; its methods are the WSGI callables."""
 
     def __init__(
-        self, conn: HTTPConnection, transport: Transport, date: str, keep_alive: bool
+        self,
+        conn: HTTPConnection,
+        transport: Transport,
+        date: str,
+        keep_alive: bool | Callable[[], bool],
     ) -> None:
         self.conn = conn
         self.transport = transport
@@ -91,9 +95,10 @@ class _Responder:
     def send_head(self) -> None:
         if self.status is None or self.headers is None:
             raise AssertionError("the application sent body data before calling start_response()")
-        head = self.conn.start_response(
-            self.status, self.headers, self.date, keep_alive=self.allow_keep_alive
-        )
+        allow = self.allow_keep_alive
+        if not isinstance(allow, bool):
+            allow = allow()  # asked late: a stop may have begun while the app ran
+        head = self.conn.start_response(self.status, self.headers, self.date, keep_alive=allow)
         self.head_sent = True
         self.info.status = self.conn.status
         self.info.headers = self.headers
@@ -107,9 +112,10 @@ class _Responder:
         if not self.head_sent:
             self.send_head()
         if data:
+            allowed = self.conn.body_bytes_allowed  # send_body truncates to Content-Length
             framed = self.conn.send_body(data)
             if framed:
-                self.info.sent += len(data)
+                self.info.sent += len(data) if allowed is None else min(len(data), allowed)
                 self.transport.send(framed)
 
 
@@ -129,10 +135,13 @@ def run_app(
     transport: Transport,
     *,
     date: str,
-    keep_alive: bool = True,
+    keep_alive: bool | Callable[[], bool] = True,
     logger: logging.Logger,
 ) -> ResponseInfo:
     """Call ``app`` and send its response; always calls the result's ``close()``.
+
+    ``keep_alive`` (a bool, or a callable asked when the head is sent) says
+    whether the server allows the connection to stay open.
 
     Never raises for app errors: an exception before the head is sent becomes
     a 500; after it, the connection is marked not reusable (the client sees a
@@ -178,6 +187,8 @@ def _send_result(r: _Responder, result: Iterable[bytes]) -> None:
         not r.head_sent
         and r.content_length is None
         and r.headers is not None
+        and r.status is not None
+        and r.status[:3] not in ("204", "304")  # RFC 9110 section 8.6
         and type(result) in (list, tuple)
         and len(result) == 1  # type: ignore[arg-type]
         and type(result[0]) is bytes  # type: ignore[index]

@@ -1,0 +1,74 @@
+"""Small WSGI apps the live tests serve."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+StartResponse = Callable[..., Any]
+
+
+def echo(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Answers with what it saw: method, path, query, headers and the body."""
+    body = environ["wsgi.input"].read()
+    payload = {
+        "method": environ["REQUEST_METHOD"],
+        "path": environ["PATH_INFO"],
+        "script_name": environ["SCRIPT_NAME"],
+        "query": environ["QUERY_STRING"],
+        "body": body.decode("latin-1"),
+        "content_length": environ.get("CONTENT_LENGTH"),
+        "headers": {k: v for k, v in environ.items() if k.startswith("HTTP_")},
+        "multithread": environ["wsgi.multithread"],
+        "multiprocess": environ["wsgi.multiprocess"],
+    }
+    data = json.dumps(payload).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [data]
+
+
+def streaming(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+    """A chunked response of ``?n`` pieces (default 5)."""
+    count = int(environ.get("QUERY_STRING") or 5)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    for i in range(count):
+        yield f"piece {i}\n".encode()
+
+
+class Tracked:
+    """An app whose response iterables record whether close() was called."""
+
+    def __init__(self, size: int = 1 << 20) -> None:
+        self.size = size
+        self.closed = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return _ClosingIter(self.size, self.closed)
+
+
+class _ClosingIter:
+    def __init__(self, size: int, closed: threading.Event) -> None:
+        self.left = size
+        self.closed = closed
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.left > 0:
+            n = min(self.left, 65536)
+            self.left -= n
+            yield b"x" * n
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def sleepy(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Sleeps ``?seconds`` (default 1) then answers."""
+    seconds = float(environ.get("QUERY_STRING") or 1)
+    time.sleep(seconds)
+    body = f"slept {seconds}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]

@@ -1,0 +1,233 @@
+"""The sync worker over real sockets: keep-alive, pipelining, uploads, timeouts, errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from wsgikit.testing import LiveServer
+
+from .. import apps
+from ..http.malformed_cases import CASES, Case
+from ..rawhttp import RawClient
+
+GET = b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def echo_server():
+    with LiveServer(apps.echo, header_timeout=2.0, keepalive=2.0) as server:
+        yield server
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(echo_server):
+    with RawClient(echo_server.port) as c:
+        for i in range(3):
+            c.send(GET % str(i).encode())
+            status, headers, body = c.read_response()
+            assert status == 200
+            assert json.loads(body)["path"] == f"/{i}"
+            assert "connection" not in headers
+
+
+def test_http10_closes_unless_keep_alive_asked(echo_server):
+    with RawClient(echo_server.port) as c:
+        c.send(b"GET /a HTTP/1.0\r\n\r\n")
+        status, headers, _ = c.read_response()
+        assert status == 200 and headers["connection"] == "close"
+        assert c.closed_by_server()
+    with RawClient(echo_server.port) as c:
+        c.send(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        status, headers, _ = c.read_response()
+        assert headers["connection"].lower() == "keep-alive"
+        c.send(b"GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        assert json.loads(c.read_response()[2])["path"] == "/b"
+
+
+def test_pipelined_requests_are_answered_in_order(echo_server):
+    with RawClient(echo_server.port) as c:
+        c.send(b"".join(GET % str(i).encode() for i in range(5)))
+        paths = [json.loads(c.read_response()[2])["path"] for _ in range(5)]
+        assert paths == ["/0", "/1", "/2", "/3", "/4"]
+
+
+def test_connection_close_is_honoured(echo_server):
+    with RawClient(echo_server.port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" + GET % b"after")
+        status, headers, _ = c.read_response()
+        assert headers["connection"] == "close"
+        assert c.closed_by_server()
+
+
+def test_chunked_upload(echo_server):
+    with RawClient(echo_server.port) as c:
+        c.send(
+            b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        )
+        status, _, body = c.read_response()
+        assert status == 200
+        assert json.loads(body)["body"] == "hello world"
+
+
+def test_expect_100_continue_is_sent_when_the_app_reads(echo_server):
+    with RawClient(echo_server.port) as c:
+        c.send(
+            b"POST /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        status, _, _ = c.read_response()
+        assert status == 100
+        c.send(b"abcde")
+        status, _, body = c.read_response()
+        assert status == 200 and json.loads(body)["body"] == "abcde"
+
+
+def test_no_100_continue_when_the_app_does_not_read(wsgikit_server):
+    def no_read(environ, start_response):
+        start_response("413 Payload Too Large", [("Content-Length", "0")])
+        return [b""]
+
+    server = wsgikit_server(no_read)
+    with RawClient(server.port) as c:
+        c.send(b"PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\nExpect: 100-continue\r\n\r\n")
+        status, headers, _ = c.read_response()
+        # The final status comes straight away, and since the body never
+        # comes, the connection cannot be reused.
+        assert status == 413
+        assert headers["connection"] == "close"
+
+
+def test_head_keeps_headers_without_body(echo_server):
+    with RawClient(echo_server.port) as c:
+        c.send(b"HEAD /h HTTP/1.1\r\nHost: t\r\n\r\n" + GET % b"next")
+        status, headers, body = c.read_response(head_only=True)
+        assert status == 200 and body == b""
+        assert int(headers["content-length"]) > 0  # what a GET would announce
+        status, _, body = c.read_response()
+        assert json.loads(body)["path"] == "/next"
+
+
+def test_streaming_response_is_chunked(wsgikit_server):
+    server = wsgikit_server(apps.streaming)
+    with RawClient(server.port) as c:
+        c.send(b"GET /?3 HTTP/1.1\r\nHost: t\r\n\r\n")
+        status, headers, body = c.read_response()
+        assert headers["transfer-encoding"] == "chunked"
+        assert body == b"piece 0\npiece 1\npiece 2\n"
+
+
+def test_client_disconnect_mid_response_then_normal_request(wsgikit_server):
+    app = apps.Tracked(size=64 << 20)
+    server = wsgikit_server(app, body_timeout=5.0)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()  # reset, mid-body
+    assert app.closed.wait(10), "the response's close() was not called"
+    response = server.get("/")
+    assert response.status == 200
+
+
+def test_file_wrapper_is_sent_with_sendfile_and_a_length(wsgikit_server, tmp_path):
+    data = bytes(range(256)) * 4096  # 1 MiB
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+
+    def files(environ, start_response):
+        handle = open(path, "rb")
+        handle.seek(int(environ["QUERY_STRING"] or 0))
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](handle)
+
+    server = wsgikit_server(files)
+    with RawClient(server.port) as c:
+        c.send(b"GET /?0 HTTP/1.1\r\nHost: t\r\n\r\nGET /?1000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        status, headers, body = c.read_response()
+        assert headers["content-length"] == str(len(data)) and body == data
+        status, headers, body = c.read_response()
+        assert body == data[1000:]
+
+
+def test_head_timeout_answers_408(wsgikit_server):
+    server = wsgikit_server(apps.echo, header_timeout=0.3)
+    with RawClient(server.port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n")  # never finished
+        start = time.monotonic()
+        data = c.read_until_close(5)
+        assert data.startswith(b"HTTP/1.1 408 ")
+        assert time.monotonic() - start < 3
+
+
+def test_idle_keep_alive_connection_is_closed(wsgikit_server):
+    server = wsgikit_server(apps.echo, keepalive=0.3)
+    with RawClient(server.port) as c:
+        c.send(GET % b"x")
+        assert c.read_response()[0] == 200
+        assert c.closed_by_server(5)
+
+
+def test_app_exception_gives_500_and_the_connection_survives(wsgikit_server, caplog):
+    def broken(environ, start_response):
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("kaboom")
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = wsgikit_server(broken)
+    with RawClient(server.port) as c:
+        c.send(GET % b"boom")
+        status, _, body = c.read_response()
+        assert status == 500 and b"Internal Server Error" in body
+        c.send(GET % b"fine")
+        assert c.read_response()[2] == b"ok"
+    assert "kaboom" in caplog.text
+
+
+def test_graceful_stop_finishes_the_request_in_flight():
+    server = LiveServer(apps.sleepy)
+    server.start()
+    try:
+        c = RawClient(server.port)
+        c.send(b"GET /?0.5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.1)  # let the request reach the app (the response is the real check)
+        server._server.stop()
+        status, headers, body = c.read_response()
+        assert status == 200 and body == b"slept 0.5"
+        assert headers["connection"] == "close"
+        c.close()
+    finally:
+        server.stop()
+
+
+_servers: dict[tuple[tuple[str, int], ...], LiveServer] = {}
+
+
+@pytest.fixture(scope="module")
+def corpus_servers():
+    yield _servers
+    for server in _servers.values():
+        server.stop()
+    _servers.clear()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_malformed_request_over_a_socket(case: Case, corpus_servers):
+    key = tuple(sorted(case.limits.items()))
+    server = corpus_servers.get(key)
+    if server is None:
+        server = corpus_servers[key] = LiveServer(apps.echo, header_timeout=2.0, **case.limits)
+        server.start()
+    with RawClient(server.port) as c:
+        try:
+            c.send(case.raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may reject before reading everything
+        data = c.read_until_close(10)
+    assert data.startswith(b"HTTP/1.1 %d " % case.status), data[:200]
+    assert data.count(b"HTTP/1.1 ") == 1, "something after the rejected request was answered"
+    assert b"SMUGGLED" not in data

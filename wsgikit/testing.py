@@ -1,0 +1,213 @@
+"""A real server for tests: :class:`LiveServer`.
+
+``LiveServer(app)`` serves ``app`` from a thread of the calling process
+(fast, shares the test's memory); ``LiveServer("pkg.mod:app", workers=2)``
+runs the real pre-fork server in a subprocess. Both bind 127.0.0.1 on a port
+chosen by the OS, wait until the server answers, and stop it (by PID for a
+subprocess) when the ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Config
+
+__all__ = ["LiveServer", "Response"]
+
+_LISTENING = re.compile(r"Listening at: http://([^\s]+):(\d+) ")
+
+
+@dataclass
+class Response:
+    """A response as :meth:`LiveServer.request` saw it."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class LiveServer:
+    """Serve a WSGI app on 127.0.0.1 for the duration of a ``with`` block.
+
+    ``app`` is a WSGI callable (thread mode only) or an import string.
+    ``workers=0`` (the default) runs in a thread; ``workers >= 1`` runs
+    ``python -m wsgikit`` in a subprocess. Other keyword arguments are settings
+    of :class:`~wsgikit.config.Config` (thread mode) or CLI flags spelled as
+    setting names (subprocess mode, e.g. ``threads=4``).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        workers: int = 0,
+        host: str = "127.0.0.1",
+        startup_timeout: float = 15.0,
+        env: Mapping[str, str] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.app = app
+        self.workers = workers
+        self.host = host
+        self.port = 0
+        self.startup_timeout = startup_timeout
+        self.env = env
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Any] = []
+        self._log: Any = None
+
+    # ---------------------------------------------------------------- url
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def request(
+        self,
+        method: str,
+        path: str = "/",
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> Response:
+        """Make one request on a new connection (http.client) and read the response."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=dict(headers or {}))
+            resp = conn.getresponse()
+            return Response(resp.status, resp.headers, resp.read())
+        finally:
+            conn.close()
+
+    def get(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("GET", path, **kwargs)
+
+    # ---------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> LiveServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.workers == 0:
+            self._start_thread()
+        else:
+            self._start_process()
+
+    def _start_thread(self) -> None:
+        from .serve import load_app, make_server
+        from .server import open_listeners
+
+        config = Config(bind=(f"{self.host}:0",), workers=0, **self.settings)
+        app = load_app(self.app)
+        self._listeners = open_listeners(config.bind, config.backlog)
+        self.port = self._listeners[0].getsockname()[1]
+        self._server = make_server(app, self._listeners, config)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"wsgikit-live-{self.port}", daemon=True
+        )
+        self._thread.start()
+        self._wait_ready()
+
+    def _start_process(self) -> None:
+        if not isinstance(self.app, str):
+            raise TypeError("a subprocess LiveServer needs the app as an import string")
+        args = [sys.executable, "-m", "wsgikit", self.app, "-b", f"{self.host}:0"]
+        args += ["-w", str(self.workers)]
+        for name, value in self.settings.items():
+            flag = "--" + name.replace("_", "-")
+            if value is True:
+                args.append(flag)
+            elif value is not False and value is not None:
+                args += [flag, str(value)]
+        self._log = tempfile.NamedTemporaryFile(prefix="wsgikit-live-", suffix=".log")
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self.process = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            match = _LISTENING.search(self.log_text())
+            if match:
+                self.port = int(match.group(2))
+                break
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_text()}")
+            time.sleep(0.02)
+        else:
+            self.stop()
+            raise TimeoutError(f"server did not start in {self.startup_timeout} s")
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Wait until the port accepts connections (requests then queue for a worker)."""
+        deadline = time.monotonic() + self.startup_timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=2.0).close()
+                return
+            except OSError as exc:
+                last = exc
+                if self.process is not None and self.process.poll() is not None:
+                    break
+                time.sleep(0.02)
+        raise TimeoutError(f"server not answering on {self.url}: {last}\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        """What a subprocess server has logged so far."""
+        if self._log is None:
+            return ""
+        with open(self._log.name, encoding="utf-8", errors="replace") as file:
+            return file.read()
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the subprocess server's master."""
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """Stop gracefully (SIGTERM / stop()); kill if it does not stop in time."""
+        code: int | None = None
+        if self._server is not None:
+            self._server.stop()
+            if self._thread is not None:
+                self._thread.join(timeout)
+            from .server import close_listeners
+
+            close_listeners(self._listeners)
+            self._server = None
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait(5)
+            code = self.process.returncode
+        return code
