@@ -72,3 +72,19 @@ def sleepy(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
     body = f"slept {seconds}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def service(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """``/pid`` answers the worker's PID; ``/sleep?S`` sleeps S seconds; else ``ok``."""
+    import os
+
+    path = environ["PATH_INFO"]
+    if path == "/sleep":
+        time.sleep(float(environ.get("QUERY_STRING") or 1))
+        body = b"slept"
+    elif path == "/pid":
+        body = str(os.getpid()).encode()
+    else:
+        body = b"ok"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]

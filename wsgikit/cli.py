@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_app(app)
             print("wsgikit: configuration and app OK", file=sys.stderr)
             return 0
-        return run(config, app)
+        return run(config, app, reload_config=lambda: load_config(args)[0])
     except ConfigError as exc:
         print(f"wsgikit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -150,8 +150,15 @@ def serve(
 run_emulator_compatible = serve
 
 
-def run(config: Config, app: WSGIApp | str | None = None) -> int:
-    """Run a server for ``config``; raises ConfigError, BindError or AppImportError."""
+def run(
+    config: Config,
+    app: WSGIApp | str | None = None,
+    reload_config: Callable[[], Config] | None = None,
+) -> int:
+    """Run a server for ``config``; raises ConfigError, BindError or AppImportError.
+
+    ``reload_config`` is called on SIGHUP (pre-fork mode) to re-read the settings.
+    """
     _prepare_process(config)
     spec = app if app is not None else config.wsgi_app
     workers = config.resolved_workers
@@ -171,7 +178,7 @@ def run(config: Config, app: WSGIApp | str | None = None) -> int:
                 return _run_in_process(config, loaded, listeners, logs)
             from .supervise import run_supervised
 
-            return run_supervised(config, spec, loaded, listeners, logs)
+            return run_supervised(config, spec, loaded, listeners, logs, reload_config)
         finally:
             close_listeners(listeners)
     finally:

@@ -1,0 +1,444 @@
+"""Arbiter behaviour, run in-process (main thread) and driven from a thread by signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import pytest
+from conftest import Harness, alive, record, run_arbiter, signal_master, wait_for
+
+from wsgikit.process import BOOT_ERROR_EXIT, Arbiter, Hooks, ReloadPlan, WorkerContext
+
+
+def make(harness: Harness, main: Any = None, **kw: Any) -> Arbiter:
+    kw.setdefault("workers", 2)
+    kw.setdefault("timeout", 2.0)
+    kw.setdefault("graceful_timeout", 3.0)
+    arbiter = Arbiter(main or harness.idle(), logger=harness.logger, **kw)
+    arbiter.tick = 0.1
+    return arbiter
+
+
+def test_starts_n_workers_one_first_then_graceful_stop(harness: Harness) -> None:
+    booted_before_fork: list[int] = []
+
+    def pre_fork(arbiter: Arbiter, info: Any) -> None:
+        booted_before_fork.append(len(harness.events("boot")))
+
+    def slow_boot(ctx: WorkerContext) -> None:
+        time.sleep(0.2)
+        harness.idle()(ctx)
+
+    arbiter = make(harness, slow_boot, workers=3, hooks=Hooks(pre_fork=pre_fork))
+
+    def driver() -> None:
+        wait_for(lambda: len(harness.events("boot")) == 3, "3 workers booted")
+        assert len(arbiter.worker_pids()) == 3
+        signal_master(signal.SIGTERM)
+
+    assert run_arbiter(arbiter, driver) == 0
+    # The first worker had booted before the others were forked.
+    assert booted_before_fork[0] == 0 and min(booted_before_fork[1:]) >= 1
+    assert sorted(harness.pids("exit")) == sorted(harness.pids("boot"))
+    assert len(harness.log_lines("exited (exit code 0)")) == 3
+    assert harness.log_lines("shutdown: 3 workers")
+    assert len(harness.log_lines("worker stats: pid=")) == 3
+    assert arbiter.worker_pids() == []
+
+
+def test_killed_worker_is_replaced_and_logged(harness: Harness) -> None:
+    arbiter = make(harness)
+    replaced: dict[str, int] = {}
+
+    def driver() -> None:
+        wait_for(lambda: len(harness.events("boot")) == 2, "2 workers")
+        victim = arbiter.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(harness.events("boot")) == 3, "replacement booted")
+        new = (set(arbiter.worker_pids()) - set(harness.pids("boot")[:2])).pop()
+        replaced.update(old=victim, new=new)
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    lines = [
+        line
+        for line in harness.log_lines("SIGKILL")
+        if str(replaced["old"]) in line and str(replaced["new"]) in line
+    ]
+    assert lines, harness.log()
+
+
+@pytest.mark.parametrize("how", ["raise", "exit3"])
+def test_boot_error_stops_master_with_status_3(harness: Harness, how: str) -> None:
+    def broken(ctx: WorkerContext) -> None:
+        record(harness.events_path, "boot")
+        if how == "raise":
+            raise RuntimeError("cannot import app")
+        raise SystemExit(BOOT_ERROR_EXIT)
+
+    arbiter = make(harness, broken, workers=4)
+    started = time.monotonic()
+    assert run_arbiter(arbiter, lambda: None) == BOOT_ERROR_EXIT
+    assert time.monotonic() - started < 5
+    assert len(harness.events("boot")) == 1  # no fork loop, the others never started
+    assert harness.log_lines("worker failed to boot")
+    if how == "raise":
+        assert harness.log().count("RuntimeError: cannot import app") == 1
+        assert harness.log().count("Traceback") == 1
+
+
+def test_boot_timeout_stops_master_with_status_3(harness: Harness) -> None:
+    def hangs(ctx: WorkerContext) -> None:
+        time.sleep(30)
+
+    arbiter = make(harness, hangs, workers=2, timeout=0.5)
+    assert run_arbiter(arbiter, lambda: None) == BOOT_ERROR_EXIT
+    assert harness.log_lines("did not boot within 0.5s; stopping")
+
+
+def test_crash_after_boot_backs_off(harness: Harness) -> None:
+    def crashes(ctx: WorkerContext) -> None:
+        ctx.booted()
+        record(harness.events_path, "boot")
+        raise SystemExit(1)
+
+    arbiter = make(harness, crashes, workers=1)
+
+    def driver() -> None:
+        wait_for(lambda: harness.log_lines("respawning in 0.40s"), "third backoff step")
+        arbiter.stop()
+
+    started = time.monotonic()
+    assert run_arbiter(arbiter, driver) == 0
+    assert time.monotonic() - started > 0.25  # 0.1 + 0.2 of backoff before the third crash
+    assert 3 <= len(harness.events("boot")) <= 5
+    assert harness.log_lines("respawning in 0.10s (crash 1 in a row)")
+    assert harness.log_lines("respawning in 0.20s (crash 2 in a row)")
+    assert harness.log_lines("died (exit code 1)")
+
+
+def test_silent_worker_is_killed_and_replaced(harness: Harness) -> None:
+    flag = harness.tmp_path / "hung-once"
+
+    def main(ctx: WorkerContext) -> None:
+        try:
+            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return harness.idle()(ctx)
+        ctx.booted()
+        record(harness.events_path, "hang")
+        time.sleep(30)  # no heartbeat any more
+
+    def worker_abort(ctx: WorkerContext) -> None:
+        record(harness.events_path, "abort")
+
+    arbiter = make(harness, main, workers=1, timeout=0.6, hooks=Hooks(worker_abort=worker_abort))
+
+    def driver() -> None:
+        wait_for(lambda: harness.events("boot"), "replacement booted")
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    (hung,) = harness.pids("hang")
+    assert harness.pids("abort") == [hung]
+    stuck = harness.log_lines("is stuck: no heartbeat")
+    assert stuck and str(hung) in stuck[0]
+    assert not alive(hung)
+
+
+def test_term_lets_running_task_finish(harness: Harness) -> None:
+    def main(ctx: WorkerContext) -> None:
+        ctx.add_stop_callback(lambda graceful: None)
+        ctx.booted()
+        token = ctx.task_started("slow job")
+        record(harness.events_path, "task")
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            ctx.notify()
+            time.sleep(0.02)
+        ctx.task_finished(token)
+        record(harness.events_path, "done", str(ctx.stopping))
+        while not ctx.stopping:
+            ctx.notify()
+            time.sleep(0.02)
+
+    arbiter = make(harness, main, workers=1, timeout=5)
+    sent: list[float] = []
+
+    def driver() -> None:
+        wait_for(lambda: harness.events("task"), "task started")
+        sent.append(time.monotonic())
+        signal_master(signal.SIGTERM)
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert time.monotonic() - sent[0] > 1.0
+    assert harness.events("done") == [("done", harness.pids("task")[0], "True")]
+    assert harness.log_lines("graceful stop (SIGTERM)")
+    assert not harness.log_lines("did not stop in time")
+
+
+def test_int_is_a_fast_stop(harness: Harness) -> None:
+    def stubborn(ctx: WorkerContext) -> None:
+        ctx.add_stop_callback(lambda graceful: record(harness.events_path, "stop", str(graceful)))
+        ctx.booted()
+        record(harness.events_path, "boot")
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            ctx.notify()
+            time.sleep(0.02)
+
+    def worker_int(ctx: WorkerContext) -> None:
+        record(harness.events_path, "int")
+
+    arbiter = make(harness, stubborn, workers=1, hooks=Hooks(worker_int=worker_int))
+    sent: list[float] = []
+
+    def driver() -> None:
+        wait_for(lambda: harness.events("boot"), "booted")
+        sent.append(time.monotonic())
+        signal_master(signal.SIGINT)
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert time.monotonic() - sent[0] < 3
+    assert harness.events("stop")[0][2] == "False"
+    assert harness.events("int")
+    assert harness.log_lines("killing workers that did not stop in time")
+    assert harness.log_lines("killed by signal SIGKILL")
+
+
+def test_quit_during_graceful_stop_switches_to_fast(harness: Harness) -> None:
+    def stubborn(ctx: WorkerContext) -> None:
+        ctx.add_stop_callback(lambda graceful: None)
+        ctx.booted()
+        record(harness.events_path, "boot")
+        time.sleep(30)
+
+    arbiter = make(harness, stubborn, workers=1, timeout=60, graceful_timeout=30)
+
+    def driver() -> None:
+        wait_for(lambda: harness.events("boot"), "booted")
+        signal_master(signal.SIGTERM)
+        wait_for(lambda: harness.log_lines("graceful stop"), "graceful stop began")
+        signal_master(signal.SIGQUIT)
+
+    started = time.monotonic()
+    assert run_arbiter(arbiter, driver) == 0
+    assert time.monotonic() - started < 8
+    assert harness.log_lines("fast stop requested during graceful stop")
+
+
+def test_hup_starts_new_generation_then_retires_old(harness: Harness) -> None:
+    reloads: list[str] = []
+
+    def reload() -> ReloadPlan:
+        return ReloadPlan(harness.idle("gen2"), workers=2, timeout=2, graceful_timeout=2)
+
+    hooks = Hooks(on_reload=lambda arbiter: reloads.append("on_reload"))
+    arbiter = make(harness, harness.idle("gen1"), reload=reload, hooks=hooks)
+
+    def driver() -> None:
+        wait_for(lambda: len(harness.events("boot")) == 2, "gen1 booted")
+        signal_master(signal.SIGHUP)
+        wait_for(lambda: len(harness.events("exit")) == 2, "gen1 retired")
+        wait_for(lambda: len(arbiter.worker_pids()) == 2, "2 workers left")
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert reloads == ["on_reload"]
+    old = {pid for _, pid, tag in harness.events("boot") if tag == "gen1"}
+    new = {pid for _, pid, tag in harness.events("boot") if tag == "gen2"}
+    assert len(new) == 2 and not old & new
+    exited_first = {pid for _, pid, _ in harness.events("exit")[:2]}
+    assert exited_first == old
+    log = harness.log()
+    complete = log.index("reload complete")
+    for pid in old:  # old workers were only retired after the new ones had booted
+        assert log.index(f"retiring worker {pid}") > complete
+
+
+def test_hup_with_failing_reload_keeps_workers(harness: Harness) -> None:
+    def reload() -> ReloadPlan:
+        raise ValueError("syntax error in new code")
+
+    arbiter = make(harness, reload=reload)
+
+    def driver() -> None:
+        wait_for(lambda: len(harness.events("boot")) == 2, "booted")
+        before = arbiter.worker_pids()
+        signal_master(signal.SIGHUP)
+        wait_for(lambda: harness.log_lines("reload failed"), "reload failure logged")
+        assert arbiter.worker_pids() == before
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert "ValueError: syntax error in new code" in harness.log()
+
+
+def test_hup_with_new_generation_failing_boot_keeps_workers(harness: Harness) -> None:
+    def broken(ctx: WorkerContext) -> None:
+        raise ImportError("new app is broken")
+
+    arbiter = make(harness, reload=lambda: ReloadPlan(broken, 2, 2.0, 2.0))
+
+    def driver() -> None:
+        wait_for(lambda: len(harness.events("boot")) == 2, "booted")
+        before = arbiter.worker_pids()
+        signal_master(signal.SIGHUP)
+        wait_for(lambda: harness.log_lines("reload failed: new worker"), "reload aborted")
+        wait_for(lambda: arbiter.worker_pids() == before, "only the old workers left")
+        signal_master(signal.SIGHUP)  # a second attempt is possible
+        wait_for(lambda: len(harness.log_lines("reload failed: new worker")) >= 2, "again")
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert len(harness.events("exit")) == 2  # only at the final stop
+
+
+def test_hup_without_reload_callable_restarts_workers(harness: Harness) -> None:
+    arbiter = make(harness, workers=1)
+
+    def driver() -> None:
+        wait_for(lambda: len(harness.events("boot")) == 1, "booted")
+        signal_master(signal.SIGHUP)
+        signal_master(signal.SIGHUP)  # ignored while the first one is in progress
+        wait_for(lambda: len(harness.events("exit")) == 1, "old worker retired")
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert len(harness.events("boot")) == 2
+
+
+def test_ttin_ttou_change_the_count_never_below_one(harness: Harness) -> None:
+    changes: list[tuple[int, int]] = []
+    hooks = Hooks(nworkers_changed=lambda arbiter, new, old: changes.append((new, old)))
+    arbiter = make(harness, workers=1, hooks=hooks)
+
+    def driver() -> None:
+        wait_for(lambda: len(arbiter.worker_pids()) == 1, "1 worker")
+        # Signals of one kind coalesce while pending, so wait for each to be handled.
+        for count in (2, 3):
+            signal_master(signal.SIGTTIN)
+            wait_for(lambda c=count: len(harness.events("boot")) == c, f"{count} workers")
+        oldest = arbiter.worker_pids()[0]
+        for count in (2, 1):
+            signal_master(signal.SIGTTOU)
+            wait_for(lambda c=count: arbiter.workers == c, f"target {count}")
+        signal_master(signal.SIGTTOU)
+        wait_for(lambda: harness.log_lines("TTOU ignored"), "TTOU at 1 ignored")
+        wait_for(lambda: len(arbiter.worker_pids()) == 1, "back to 1 worker")
+        assert oldest not in arbiter.worker_pids()
+        assert arbiter.workers == 1
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert changes == [(2, 1), (3, 2), (2, 3), (1, 2)]
+    assert harness.log_lines("TTOU ignored")
+    assert harness.log_lines("scaling down")
+
+
+def test_max_requests_recycles_workers_and_stats(harness: Harness) -> None:
+    reopened: list[int] = []
+
+    def busy(ctx: WorkerContext) -> None:
+        ctx.booted()
+        record(harness.events_path, "boot")
+        while not ctx.stopping:
+            token = ctx.task_started("job")
+            time.sleep(0.01)
+            ctx.task_finished(token, failed=True)
+        record(harness.events_path, "exit")
+
+    def reopen_logs() -> None:
+        if os.getpid() == master:
+            reopened.append(os.getpid())
+        else:
+            record(harness.events_path, "reopen")
+
+    master = os.getpid()
+    arbiter = make(harness, busy, workers=1, max_requests=5, max_requests_jitter=3)
+    arbiter._reopen_logs = reopen_logs
+
+    def driver() -> None:
+        wait_for(lambda: len(harness.events("exit")) >= 3, "3 recycled workers")
+        stats = arbiter.stats()
+        assert stats and set(stats[0]) >= {"pid", "age", "started", "requests", "in_flight"}
+        signal_master(signal.SIGUSR2)
+        wait_for(lambda: harness.log_lines("USR2: "), "stats logged")
+        signal_master(signal.SIGUSR1)
+        wait_for(lambda: reopened and harness.events("reopen"), "logs reopened")
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert not harness.log_lines("respawning in")  # a recycle is not a crash
+    assert harness.log_lines("(exit code 0) replaced by worker")
+    finals = [line for line in harness.log_lines("worker stats: pid=")]
+    assert finals and "errors=" in finals[0]
+
+
+def test_hooks_are_called_and_a_raising_hook_is_survived(harness: Harness) -> None:
+    calls: list[str] = []
+
+    def note(name: str) -> Any:
+        def hook(*args: Any) -> None:
+            calls.append(name)
+
+        return hook
+
+    def child(name: str) -> Any:
+        def hook(*args: Any) -> None:
+            record(harness.events_path, name)
+
+        return hook
+
+    def boom(*args: Any) -> None:
+        raise RuntimeError("hook bug")
+
+    hooks = Hooks(
+        on_starting=note("on_starting"),
+        when_ready=boom,
+        pre_fork=note("pre_fork"),
+        post_fork=child("post_fork"),
+        post_worker_init=child("post_worker_init"),
+        worker_exit=child("worker_exit"),
+        child_exit=note("child_exit"),
+        on_exit=note("on_exit"),
+    )
+    arbiter = make(harness, workers=1, hooks=hooks)
+
+    def driver() -> None:
+        wait_for(lambda: harness.events("boot"), "booted")
+        wait_for(lambda: harness.log_lines("hook when_ready raised"), "hook failure logged")
+        arbiter.stop()
+
+    assert run_arbiter(arbiter, driver) == 0
+    assert calls == ["on_starting", "pre_fork", "child_exit", "on_exit"]
+    kinds = [kind for kind, _, _ in harness.events()]
+    assert kinds == ["post_fork", "post_worker_init", "boot", "exit", "worker_exit"]
+    assert "RuntimeError: hook bug" in harness.log()
+
+
+def test_run_outside_main_thread_is_refused(harness: Harness) -> None:
+    arbiter = make(harness)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            arbiter.run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(5)
+    assert isinstance(errors[0], RuntimeError)
+
+
+def test_invalid_arguments() -> None:
+    with pytest.raises(ValueError):
+        Arbiter(lambda ctx: None, workers=0)
+    with pytest.raises(ValueError):
+        Arbiter(lambda ctx: None, workers=1, slots_per_worker=0)

@@ -1,0 +1,130 @@
+"""The child wrapper, run in this process (no fork) with signal handlers restored after."""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from wsgikit.process import BOOT_ERROR_EXIT, Hooks, WorkerContext
+from wsgikit.process.child import (
+    IGNORED_IN_WORKER,
+    WorkerSignals,
+    run_worker,
+    stderr_fd,
+    system_exit_code,
+)
+from wsgikit.process.signals import MASTER_SIGNALS
+from wsgikit.process.slots import WorkerSlot
+from wsgikit.process.workers import WorkerHandle
+
+TOUCHED = (*MASTER_SIGNALS, *IGNORED_IN_WORKER, signal.SIGABRT)
+LOGGER = logging.getLogger("wsgikit.test.child")
+
+
+@pytest.fixture(autouse=True)
+def restore_signals() -> Iterator[None]:
+    saved = {sig: signal.getsignal(sig) for sig in TOUCHED}
+    try:
+        yield
+    finally:
+        faulthandler.unregister(signal.SIGUSR2)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def run(main: Callable[[WorkerContext], None], hooks: Hooks | None = None, **kw: Any) -> int:
+    slot = WorkerSlot(1)
+    ctx = WorkerContext(1, slot, ppid=os.getppid())
+    handle = WorkerHandle(1, 1, slot, pid=os.getpid())
+    return run_worker(
+        main, ctx, arbiter="ARBITER", handle=handle, hooks=hooks or Hooks(), logger=LOGGER, **kw
+    )
+
+
+def test_normal_return_runs_hooks_and_exits_0() -> None:
+    calls: list[tuple[str, Any]] = []
+    hooks = Hooks(
+        post_fork=lambda arbiter, info: calls.append(("post_fork", arbiter)),
+        worker_exit=lambda arbiter, info: calls.append(("worker_exit", info.worker_id)),
+    )
+
+    def main(ctx: WorkerContext) -> None:
+        calls.append(("main", ctx._slot.snapshot().heartbeat > 0))
+
+    assert run(main, hooks) == 0
+    assert calls == [("post_fork", "ARBITER"), ("main", True), ("worker_exit", 1)]
+
+
+def test_exception_before_boot_is_a_boot_error(caplog: pytest.LogCaptureFixture) -> None:
+    def main(ctx: WorkerContext) -> None:
+        raise ImportError("no module named app")
+
+    with caplog.at_level(logging.ERROR, logger=LOGGER.name):
+        assert run(main) == BOOT_ERROR_EXIT
+    assert "failed to boot" in caplog.text and "no module named app" in caplog.text
+
+
+def test_exception_after_boot_exits_1(caplog: pytest.LogCaptureFixture) -> None:
+    def main(ctx: WorkerContext) -> None:
+        ctx.booted()
+        raise RuntimeError("bug")
+
+    with caplog.at_level(logging.ERROR, logger=LOGGER.name):
+        assert run(main) == 1
+    assert "worker_main raised" in caplog.text
+
+
+@pytest.mark.parametrize(("arg", "code"), [(None, 0), (5, 5), ("bye", 1)])
+def test_sys_exit_codes(arg: Any, code: int) -> None:
+    def main(ctx: WorkerContext) -> None:
+        raise SystemExit(arg)
+
+    assert run(main) == code
+    assert system_exit_code(SystemExit(arg)) == code
+
+
+def test_real_signals_reach_the_context() -> None:
+    seen: list[Any] = []
+    hooks = Hooks(worker_int=lambda ctx: seen.append("worker_int"))
+
+    def main(ctx: WorkerContext) -> None:
+        ctx.add_stop_callback(lambda graceful: seen.append(graceful))
+        ctx.add_reopen_callback(lambda: seen.append("reopen"))
+        ctx.booted()
+        os.kill(os.getpid(), signal.SIGHUP)  # ignored in workers
+        os.kill(os.getpid(), signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    assert run(main, hooks, reopen_logs=lambda: seen.append("reopen_logs")) == 0
+    assert seen == ["reopen_logs", "reopen", True, "worker_int", False]
+
+
+def test_fast_stop_without_callbacks_exits(caplog: pytest.LogCaptureFixture) -> None:
+    def main(ctx: WorkerContext) -> None:
+        ctx.booted()
+        os.kill(os.getpid(), signal.SIGQUIT)
+        raise AssertionError("not reached")
+
+    def broken_reopen() -> None:
+        raise OSError("disk gone")
+
+    assert run(main) == 0
+    ctx = WorkerContext(1, WorkerSlot(1), ppid=os.getppid())
+    with caplog.at_level(logging.ERROR, logger=LOGGER.name):
+        WorkerSignals(ctx, Hooks(), LOGGER, broken_reopen).on_usr1(signal.SIGUSR1, None)
+    assert "reopen_logs failed" in caplog.text
+
+
+def test_stderr_fd_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert stderr_fd() == 2

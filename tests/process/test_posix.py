@@ -1,0 +1,152 @@
+"""pidfile, daemonize, user/group, umask and chdir helpers."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import DEADLINE, alive, wait_for
+
+from wsgikit.process import (
+    PidfileError,
+    UserError,
+    chdir,
+    pidfile,
+    remove_pidfile,
+    set_owner,
+    set_umask,
+    write_pidfile,
+)
+from wsgikit.process.posix import read_pidfile, resolve_group, resolve_user
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pidfile_written_and_removed(tmp_path: Path) -> None:
+    path = str(tmp_path / "app.pid")
+    write_pidfile(path)
+    assert read_pidfile(path) == os.getpid()
+    write_pidfile(path)  # our own pid: fine
+    assert not remove_pidfile(path, pid=1)  # not ours: left alone
+    assert remove_pidfile(path)
+    assert not os.path.exists(path)
+    assert not remove_pidfile(path)
+
+
+def test_pidfile_context_manager(tmp_path: Path) -> None:
+    path = str(tmp_path / "ctx.pid")
+    with pidfile(path):
+        assert read_pidfile(path) == os.getpid()
+    assert not os.path.exists(path)
+    with pidfile(None):
+        pass
+
+
+def test_live_pidfile_is_refused_and_stale_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "app.pid"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        path.write_text(f"{proc.pid}\n")
+        with pytest.raises(PidfileError, match=f"running process \\(pid {proc.pid}\\)"):
+            write_pidfile(str(path))
+    finally:
+        proc.kill()
+        proc.wait(DEADLINE)
+    write_pidfile(str(path))  # now stale
+    assert read_pidfile(str(path)) == os.getpid()
+    path.write_text("garbage")
+    assert read_pidfile(str(path)) is None
+    write_pidfile(str(path))
+
+
+def test_pidfile_unwritable(tmp_path: Path) -> None:
+    with pytest.raises(PidfileError, match="cannot write pidfile"):
+        write_pidfile(str(tmp_path / "missing-dir" / "app.pid"))
+
+
+def test_daemonize_detaches(tmp_path: Path) -> None:
+    out = tmp_path / "daemon"
+    script = textwrap.dedent(f"""
+        import os, sys
+        from wsgikit.process import daemonize, write_pidfile
+        r, w = os.pipe()
+        daemonize(keep_fds=[w], umask=0o022)
+        write_pidfile({str(out)!r} + ".pid")
+        with open({str(out)!r}, "w") as f:
+            f.write(f"{{os.getsid(0)}} {{os.readlink('/proc/self/fd/1')}} "
+                    f"{{os.get_inheritable(w)}}")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=DEADLINE)
+    assert proc.returncode == 0
+    wait_for(lambda: out.exists() and out.read_text(), "daemon wrote its report")
+    sid, stdout, kept = out.read_text().split()
+    pid = read_pidfile(str(out) + ".pid")
+    assert pid is not None
+    # a new session it does not lead, so it can never reacquire a terminal
+    assert int(sid) not in (os.getsid(0), pid)
+    assert (stdout, kept) == ("/dev/null", "True")
+    wait_for(lambda: not alive(pid), "daemon exited")
+
+
+def test_resolve_user_and_group() -> None:
+    me = pwd.getpwuid(os.getuid())
+    assert resolve_user(me.pw_name) == (me.pw_uid, me.pw_gid)
+    assert resolve_user(os.getuid()) == (me.pw_uid, me.pw_gid)
+    assert resolve_user(str(os.getuid())) == (me.pw_uid, me.pw_gid)
+    group = grp.getgrgid(os.getgid())
+    assert resolve_group(group.gr_name) == group.gr_gid
+    assert resolve_group(os.getgid()) == resolve_group(str(os.getgid())) == group.gr_gid
+    with pytest.raises(UserError, match="unknown user: 'no-such-user-x'"):
+        resolve_user("no-such-user-x")
+    with pytest.raises(UserError, match="unknown group"):
+        resolve_group("no-such-group-x")
+    set_owner(os.getuid(), os.getgid())  # no change: a no-op
+    set_owner()
+
+
+@pytest.mark.skipif(os.getuid() == 0, reason="root may switch to any user")
+def test_set_owner_without_permission() -> None:
+    with pytest.raises(UserError, match="cannot switch"):
+        set_owner(0, 0)
+
+
+def test_set_owner_switches_in_a_child_when_root() -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root")
+    nobody = pwd.getpwnam("nobody")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 1
+        try:
+            set_owner("nobody")
+            code = 0 if (os.getuid(), os.getgid()) == (nobody.pw_uid, nobody.pw_gid) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_umask_and_chdir(tmp_path: Path) -> None:
+    old = set_umask("027")
+    try:
+        assert set_umask(0o022) == 0o027
+    finally:
+        os.umask(old)
+    for bad in ("999", 0o1000):
+        with pytest.raises(ValueError, match="invalid umask"):
+            set_umask(bad)
+    cwd = os.getcwd()
+    try:
+        chdir(str(tmp_path))
+        assert os.getcwd() == str(tmp_path)
+    finally:
+        os.chdir(cwd)
+    with pytest.raises(OSError, match="cannot chdir to"):
+        chdir(str(tmp_path / "nope"))

@@ -1,0 +1,142 @@
+"""``WorkerContext``: what a worker's main function gets to report liveness and work."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from wsgikit.process.slots import WorkerSlot
+
+#: How often ``notify()`` also checks that the master is still our parent (seconds).
+PARENT_CHECK_INTERVAL = 1.0
+
+
+class WorkerContext:
+    """The worker side of the supervisor contract (the server layer's "monitor").
+
+    Heartbeats and task bookkeeping go to shared memory the master watches. Stop
+    requests (signals, ``max_requests``, orphaning) are delivered through stop
+    callbacks, which run in signal-handler context and must only set flags or write a
+    wake-up fd. ``notify()`` checks cheaply, once per ``PARENT_CHECK_INTERVAL``, whether
+    the master died, and then requests a graceful stop.
+    """
+
+    def __init__(
+        self,
+        worker_id: int,
+        slot: WorkerSlot,
+        *,
+        ppid: int,
+        max_requests: int = 0,
+        on_booted: Callable[[WorkerContext], None] | None = None,
+    ) -> None:
+        self.worker_id = worker_id
+        self.pid = os.getpid()
+        self.ppid = ppid
+        self.max_requests = max_requests
+        self.stopping = False
+        self.graceful = True
+        self._slot = slot
+        self._lock = threading.Lock()
+        self._free = list(range(slot.task_slots - 1, -1, -1))
+        self._done = 0
+        self._booted = False
+        self._on_booted = on_booted
+        self._stop_callbacks: list[Callable[[bool], None]] = []
+        self._reopen_callbacks: list[Callable[[], None]] = []
+        self._next_parent_check = time.monotonic() + PARENT_CHECK_INTERVAL
+
+    # -- liveness -------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Heartbeat: one shared-memory write, plus a parent check once a second."""
+        now = time.monotonic()
+        self._slot.beat(now)
+        if now >= self._next_parent_check:
+            self._next_parent_check = now + PARENT_CHECK_INTERVAL
+            if not self.parent_alive():
+                self.request_stop(True)
+
+    def parent_alive(self) -> bool:
+        """False once the master died and we were re-parented."""
+        return os.getppid() == self.ppid
+
+    def booted(self) -> None:
+        """The app is loaded and the worker is ready; lifts the boot deadline."""
+        if self._booted:
+            return
+        self._booted = True
+        self._slot.mark_booted(time.monotonic())
+        if self._on_booted is not None:
+            self._on_booted(self)
+
+    @property
+    def is_booted(self) -> bool:
+        """True after ``booted()``."""
+        return self._booted
+
+    # -- tasks ----------------------------------------------------------------------
+
+    def task_started(self, label: str) -> int:
+        """A unit of work began; returns the token for ``task_finished``.
+
+        Safe from several threads. When more tasks run at once than the worker has slots,
+        the token is -1: the task is counted but not watched for timeouts.
+        """
+        now = time.monotonic()
+        with self._lock:
+            token = self._free.pop() if self._free else -1
+        if token >= 0:
+            self._slot.task_begin(token, label, now)
+        else:
+            self._slot.beat(now)
+        return token
+
+    def task_finished(self, token: int, failed: bool = False) -> None:
+        """A unit of work ended; counts it and stops gracefully once ``max_requests`` is hit."""
+        now = time.monotonic()
+        with self._lock:
+            if token >= 0:
+                self._slot.task_end(token)
+                self._free.append(token)
+            self._slot.add_counts(1, 1 if failed else 0)
+            self._done += 1
+            limit_hit = 0 < self.max_requests <= self._done
+        self._slot.beat(now)
+        if limit_hit:
+            self.request_stop(True)
+
+    # -- stop and reopen ------------------------------------------------------------
+
+    def add_stop_callback(self, fn: Callable[[bool], None]) -> None:
+        """Call ``fn(graceful)`` when this worker must stop.
+
+        It may run inside a signal handler: set a flag or write to a wake-up fd. Avoid
+        ``threading.Event.set()`` there, which can deadlock with a main thread in ``wait()``.
+        """
+        self._stop_callbacks.append(fn)
+
+    def add_reopen_callback(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` when the worker is asked to reopen its log files (USR1)."""
+        self._reopen_callbacks.append(fn)
+
+    @property
+    def has_stop_callbacks(self) -> bool:
+        """True if someone will act on a stop request."""
+        return bool(self._stop_callbacks)
+
+    def request_stop(self, graceful: bool) -> None:
+        """Mark the worker stopping and tell the callbacks; a later fast stop overrides."""
+        if self.stopping and (graceful or not self.graceful):
+            return
+        self.stopping = True
+        self.graceful = graceful
+        for fn in list(self._stop_callbacks):
+            fn(graceful)
+
+    def reopen(self) -> None:
+        """Run the reopen callbacks."""
+        for fn in list(self._reopen_callbacks):
+            fn()

@@ -1,0 +1,172 @@
+"""POSIX process chores for a server master: pidfile, daemonize, user/group, umask, chdir."""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+from collections.abc import Iterable, Iterator
+
+
+class PidfileError(RuntimeError):
+    """The pidfile names a live process, or cannot be written."""
+
+
+class UserError(ValueError):
+    """An unknown user or group, or not allowed to switch to it."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def read_pidfile(path: str) -> int | None:
+    """The pid stored in ``path``, or None if missing or unparsable."""
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip() or "0") or None
+    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def write_pidfile(path: str, pid: int | None = None) -> None:
+    """Write ``pid`` (default: ours) to ``path``, atomically; refuse if it names a live process.
+
+    A stale pidfile (dead process) is replaced.
+    """
+    pid = os.getpid() if pid is None else pid
+    existing = read_pidfile(path)
+    if existing is not None and existing != pid and _pid_alive(existing):
+        raise PidfileError(
+            f"pidfile {path} names a running process (pid {existing}); is the server already running?"
+        )
+    tmp = f"{path}.{pid}.tmp"
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"{pid}\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise PidfileError(f"cannot write pidfile {path}: {exc.strerror}") from exc
+
+
+def remove_pidfile(path: str, pid: int | None = None) -> bool:
+    """Remove ``path`` if it still holds ``pid`` (default: ours); True if removed."""
+    pid = os.getpid() if pid is None else pid
+    if read_pidfile(path) != pid:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def pidfile(path: str | None) -> Iterator[None]:
+    """Hold a pidfile for the duration of a ``with`` block (``None``: no pidfile)."""
+    if path is None:
+        yield
+        return
+    write_pidfile(path)
+    try:
+        yield
+    finally:
+        remove_pidfile(path)
+
+
+def daemonize(keep_fds: Iterable[int] = (), *, umask: int | None = None) -> None:
+    """Detach from the terminal: double fork, ``setsid``, stdio to /dev/null.
+
+    Only the grandchild returns; the original process and the intermediate child exit.
+    File descriptors in ``keep_fds`` (e.g. listening sockets) stay open and inheritable.
+    """
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    if umask is not None:
+        os.umask(umask)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    for fd in keep_fds:
+        os.set_inheritable(fd, True)
+
+
+def resolve_user(user: str | int) -> tuple[int, int]:
+    """(uid, primary gid) for a user name or id."""
+    try:
+        entry = pwd.getpwuid(user) if isinstance(user, int) else _getpwnam(user)
+    except KeyError:
+        raise UserError(f"unknown user: {user!r}") from None
+    return entry.pw_uid, entry.pw_gid
+
+
+def _getpwnam(user: str) -> pwd.struct_passwd:
+    if user.isdigit():
+        return pwd.getpwuid(int(user))
+    return pwd.getpwnam(user)
+
+
+def resolve_group(group: str | int) -> int:
+    """gid for a group name or id."""
+    try:
+        if isinstance(group, int):
+            return grp.getgrgid(group).gr_gid
+        if group.isdigit():
+            return grp.getgrgid(int(group)).gr_gid
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise UserError(f"unknown group: {group!r}") from None
+
+
+def set_owner(user: str | int | None = None, group: str | int | None = None) -> None:
+    """Switch the process to ``user``/``group`` (names or ids); group first, then user.
+
+    With only ``user``, its primary group is used. A no-op when nothing changes.
+    """
+    uid: int | None = None
+    gid: int | None = None
+    if user is not None:
+        uid, gid = resolve_user(user)
+    if group is not None:
+        gid = resolve_group(group)
+    try:
+        if gid is not None and gid != os.getgid():
+            os.setgid(gid)
+        if uid is not None and uid != os.getuid():
+            name = pwd.getpwuid(uid).pw_name
+            os.initgroups(name, gid if gid is not None else os.getgid())
+            os.setuid(uid)
+    except PermissionError as exc:
+        raise UserError(f"cannot switch to user={user!r} group={group!r}: {exc.strerror}") from exc
+
+
+def set_umask(mask: int | str) -> int:
+    """Set the umask (an int or an octal string like ``"027"``); returns the previous one."""
+    try:
+        value = int(mask, 8) if isinstance(mask, str) else mask
+    except ValueError:
+        raise ValueError(f"invalid umask: {mask!r} (expected octal, e.g. '027')") from None
+    if not 0 <= value <= 0o777:
+        raise ValueError(f"invalid umask: {mask!r} (must be between 0 and 0o777)")
+    return os.umask(value)
+
+
+def chdir(path: str) -> None:
+    """Change the working directory, with a clear error."""
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot chdir to {path!r}: {exc.strerror}") from exc
