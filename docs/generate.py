@@ -32,7 +32,12 @@ def render() -> str:
             continue
         if spec.section != section:
             section = spec.section
-            lines += [f"## {section}", "", "| setting | flags | default | meaning |", "|---|---|---|---|"]
+            lines += [
+                f"## {section}",
+                "",
+                "| setting | flags | default | meaning |",
+                "|---|---|---|---|",
+            ]
         flags = ", ".join(f"`{f}`" for f in spec.flags) or "config file only"
         default = defaults[spec.name]
         lines.append(f"| `{spec.name}` | {flags} | `{default!r}` | {spec.help} |")

@@ -41,9 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a WSGI application (module:attr). With no app, serve a demo page.",
         argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument(
-        "app", nargs="?", help="The WSGI app as module:attr or module:factory()."
-    )
+    parser.add_argument("app", nargs="?", help="The WSGI app as module:attr or module:factory().")
     parser.add_argument("-c", "--config", metavar="FILE", help="A Python config file.")
     parser.add_argument(
         "--check-config", action="store_true", help="Check the settings and the app, then exit."

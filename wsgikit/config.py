@@ -112,7 +112,9 @@ def _binds(name: str, value: Any) -> tuple[str, ...]:
     try:
         result = tuple(str(item).strip() for item in items)
     except TypeError:
-        raise ConfigError(name, f"expected an address or a list of addresses, got {value!r}") from None
+        raise ConfigError(
+            name, f"expected an address or a list of addresses, got {value!r}"
+        ) from None
     if not result or any(not item for item in result):
         raise ConfigError(name, "expected at least one address like 127.0.0.1:8000")
     return result
@@ -238,207 +240,359 @@ class Config:
 
     # --- server socket
     bind: tuple[str, ...] = setting(
-        ("127.0.0.1:8000",), "-b", "--bind", action="append", metavar="ADDRESS",
+        ("127.0.0.1:8000",),
+        "-b",
+        "--bind",
+        action="append",
+        metavar="ADDRESS",
         help="Address to listen on: HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N; repeatable.",
-        convert=_binds, section="server socket",
+        convert=_binds,
+        section="server socket",
     )
     backlog: int = setting(
-        2048, "--backlog", metavar="INT", help="Maximum number of pending connections.",
-        convert=_int(1), section="server socket",
+        2048,
+        "--backlog",
+        metavar="INT",
+        help="Maximum number of pending connections.",
+        convert=_int(1),
+        section="server socket",
     )
     reuse_port: bool = setting(
-        False, "--reuse-port", action="store_true",
-        help="Set SO_REUSEPORT on listening sockets.", convert=_bool, section="server socket",
+        False,
+        "--reuse-port",
+        action="store_true",
+        help="Set SO_REUSEPORT on listening sockets.",
+        convert=_bool,
+        section="server socket",
     )
     # --- workers
     workers: int | None = setting(
-        None, "-w", "--workers", metavar="INT",
+        None,
+        "-w",
+        "--workers",
+        metavar="INT",
         help="Worker processes; 0 serves in this process (no supervisor). "
         "Default: $WEB_CONCURRENCY, else the number of CPUs.",
-        convert=_opt_int(0), section="worker processes",
+        convert=_opt_int(0),
+        section="worker processes",
     )
     worker_class: str = setting(
-        "auto", "-k", "--worker-class", metavar="STRING",
+        "auto",
+        "-k",
+        "--worker-class",
+        metavar="STRING",
         help="Worker type: sync, threaded (alias gthread), or auto (threaded when --threads > 1).",
         convert=_choice("auto", "sync", "threaded", aliases={"gthread": "threaded"}),
         section="worker processes",
     )
     threads: int = setting(
-        1, "--threads", metavar="INT", help="Application threads per worker (threaded worker).",
-        convert=_int(1), section="worker processes",
+        1,
+        "--threads",
+        metavar="INT",
+        help="Application threads per worker (threaded worker).",
+        convert=_int(1),
+        section="worker processes",
     )
     worker_connections: int = setting(
-        1000, "--worker-connections", metavar="INT",
+        1000,
+        "--worker-connections",
+        metavar="INT",
         help="Most connections one worker holds at once (threaded worker).",
-        convert=_int(1), section="worker processes",
+        convert=_int(1),
+        section="worker processes",
     )
     max_requests: int = setting(
-        0, "--max-requests", metavar="INT",
+        0,
+        "--max-requests",
+        metavar="INT",
         help="Restart a worker after this many requests; 0 disables.",
-        convert=_int(0), section="worker processes",
+        convert=_int(0),
+        section="worker processes",
     )
     max_requests_jitter: int = setting(
-        0, "--max-requests-jitter", metavar="INT",
-        help="Add a random 0..N to max_requests per worker.", convert=_int(0),
+        0,
+        "--max-requests-jitter",
+        metavar="INT",
+        help="Add a random 0..N to max_requests per worker.",
+        convert=_int(0),
         section="worker processes",
     )
     timeout: float = setting(
-        30.0, "-t", "--timeout", metavar="SECONDS",
+        30.0,
+        "-t",
+        "--timeout",
+        metavar="SECONDS",
         help="A worker silent, or a request running, longer than this is killed and restarted.",
-        convert=_float(0.0), section="worker processes",
+        convert=_float(0.0),
+        section="worker processes",
     )
     graceful_timeout: float = setting(
-        30.0, "--graceful-timeout", metavar="SECONDS",
+        30.0,
+        "--graceful-timeout",
+        metavar="SECONDS",
         help="How long a graceful stop waits for requests in flight.",
-        convert=_float(0.0), section="worker processes",
+        convert=_float(0.0),
+        section="worker processes",
     )
     keepalive: float = setting(
-        2.0, "--keep-alive", metavar="SECONDS",
+        2.0,
+        "--keep-alive",
+        metavar="SECONDS",
         help="How long an idle keep-alive connection is kept open.",
-        convert=_float(0.0), section="worker processes",
+        convert=_float(0.0),
+        section="worker processes",
     )
     header_timeout: float = setting(
-        10.0, "--header-timeout", metavar="SECONDS",
+        10.0,
+        "--header-timeout",
+        metavar="SECONDS",
         help="How long a client may take to send a request head (answered 408).",
-        convert=_float(0.001), section="worker processes",
+        convert=_float(0.001),
+        section="worker processes",
     )
     body_timeout: float = setting(
-        30.0, "--body-timeout", metavar="SECONDS",
+        30.0,
+        "--body-timeout",
+        metavar="SECONDS",
         help="How long a read of the request body (or a write of the response) may stall.",
-        convert=_float(0.001), section="worker processes",
+        convert=_float(0.001),
+        section="worker processes",
     )
     spool_threshold: int = setting(
-        1 << 20, "--spool-threshold", metavar="BYTES",
+        1 << 20,
+        "--spool-threshold",
+        metavar="BYTES",
         help="Request bodies larger than this are spooled to a temporary file (threaded worker).",
-        convert=_int(0), section="worker processes",
+        convert=_int(0),
+        section="worker processes",
     )
     # --- security / limits
     limit_request_line: int = setting(
-        4094, "--limit-request-line", metavar="INT",
+        4094,
+        "--limit-request-line",
+        metavar="INT",
         help="Maximum size of the request line in bytes (414 beyond).",
-        convert=_int(16), section="security",
+        convert=_int(16),
+        section="security",
     )
     limit_request_fields: int = setting(
-        100, "--limit-request-fields", metavar="INT",
-        help="Maximum number of header fields (431 beyond).", convert=_int(1), section="security",
+        100,
+        "--limit-request-fields",
+        metavar="INT",
+        help="Maximum number of header fields (431 beyond).",
+        convert=_int(1),
+        section="security",
     )
     limit_request_field_size: int = setting(
-        8190, "--limit-request-field-size", metavar="INT",
+        8190,
+        "--limit-request-field-size",
+        metavar="INT",
         help="Maximum size of one header field in bytes (431 beyond).",
-        convert=_int(16), section="security",
+        convert=_int(16),
+        section="security",
     )
     limit_request_body: int | None = setting(
-        None, "--limit-request-body", metavar="BYTES",
+        None,
+        "--limit-request-body",
+        metavar="BYTES",
         help="Maximum request body size in bytes (413 beyond); default unlimited.",
-        convert=_opt_int(0), section="security",
+        convert=_opt_int(0),
+        section="security",
     )
     # --- application
     wsgi_app: str | None = setting(
-        None, help="The application, as module:attr or module:factory().",
-        convert=_opt_str, section="application", cli=False,
+        None,
+        help="The application, as module:attr or module:factory().",
+        convert=_opt_str,
+        section="application",
+        cli=False,
     )
     root_path: str = setting(
-        "", "--root-path", metavar="PATH",
+        "",
+        "--root-path",
+        metavar="PATH",
         help="Mount point of the app: SCRIPT_NAME, stripped from PATH_INFO.",
-        convert=_str, section="application",
+        convert=_str,
+        section="application",
     )
     server_header: str | None = setting(
-        "wsgikit", "--server-header", metavar="STRING",
+        "wsgikit",
+        "--server-header",
+        metavar="STRING",
         help="Value of the Server response header; empty to send none.",
-        convert=_opt_str, section="application",
+        convert=_opt_str,
+        section="application",
     )
     preload_app: bool = setting(
-        False, "--preload", action="store_true",
+        False,
+        "--preload",
+        action="store_true",
         help="Load the app in the master before forking workers.",
-        convert=_bool, section="application",
+        convert=_bool,
+        section="application",
     )
     chdir: str | None = setting(
-        None, "--chdir", metavar="DIR", help="Change to this directory before loading the app.",
-        convert=_opt_str, section="application",
+        None,
+        "--chdir",
+        metavar="DIR",
+        help="Change to this directory before loading the app.",
+        convert=_opt_str,
+        section="application",
     )
     pythonpath: tuple[str, ...] = setting(
-        (), "--pythonpath", metavar="PATHS",
+        (),
+        "--pythonpath",
+        metavar="PATHS",
         help="Comma-separated directories to add to the Python path.",
-        convert=_paths, section="application",
+        convert=_paths,
+        section="application",
     )
     raw_env: tuple[str, ...] = setting(
-        (), "-e", "--env", action="append", metavar="KEY=VALUE",
+        (),
+        "-e",
+        "--env",
+        action="append",
+        metavar="KEY=VALUE",
         help="Set an environment variable for the app; repeatable.",
-        convert=_env_pairs, section="application",
+        convert=_env_pairs,
+        section="application",
     )
     # --- process
     daemon: bool = setting(
-        False, "-D", "--daemon", action="store_true", help="Detach and run in the background.",
-        convert=_bool, section="process",
+        False,
+        "-D",
+        "--daemon",
+        action="store_true",
+        help="Detach and run in the background.",
+        convert=_bool,
+        section="process",
     )
     pidfile: str | None = setting(
-        None, "-p", "--pid", metavar="FILE", help="Write the master's PID to this file.",
-        convert=_opt_str, section="process",
+        None,
+        "-p",
+        "--pid",
+        metavar="FILE",
+        help="Write the master's PID to this file.",
+        convert=_opt_str,
+        section="process",
     )
     user: str | None = setting(
-        None, "-u", "--user", metavar="USER", help="Switch workers to this user (name or id).",
-        convert=_opt_str, section="process",
+        None,
+        "-u",
+        "--user",
+        metavar="USER",
+        help="Switch workers to this user (name or id).",
+        convert=_opt_str,
+        section="process",
     )
     group: str | None = setting(
-        None, "-g", "--group", metavar="GROUP", help="Switch workers to this group (name or id).",
-        convert=_opt_str, section="process",
+        None,
+        "-g",
+        "--group",
+        metavar="GROUP",
+        help="Switch workers to this group (name or id).",
+        convert=_opt_str,
+        section="process",
     )
     umask: int = setting(
-        0, "-m", "--umask", metavar="INT", help="File mode creation mask (e.g. 0o22).",
-        convert=_umask, section="process",
+        0,
+        "-m",
+        "--umask",
+        metavar="INT",
+        help="File mode creation mask (e.g. 0o22).",
+        convert=_umask,
+        section="process",
     )
     proc_name: str | None = setting(
-        None, "-n", "--name", metavar="STRING",
+        None,
+        "-n",
+        "--name",
+        metavar="STRING",
         help="Process title suffix (needs the setproctitle extra).",
-        convert=_opt_str, section="process",
+        convert=_opt_str,
+        section="process",
     )
     # --- logging
     loglevel: str = setting(
-        "info", "--log-level", metavar="LEVEL",
+        "info",
+        "--log-level",
+        metavar="LEVEL",
         help="Error log level: debug, info, warning, error or critical.",
-        convert=_choice("debug", "info", "warning", "error", "critical"), section="logging",
+        convert=_choice("debug", "info", "warning", "error", "critical"),
+        section="logging",
     )
     errorlog: str = setting(
-        "-", "--error-logfile", "--log-file", metavar="FILE",
-        help="Error log file; '-' for stderr.", convert=_str, section="logging",
+        "-",
+        "--error-logfile",
+        "--log-file",
+        metavar="FILE",
+        help="Error log file; '-' for stderr.",
+        convert=_str,
+        section="logging",
     )
     accesslog: str | None = setting(
-        None, "--access-logfile", metavar="FILE",
+        None,
+        "--access-logfile",
+        metavar="FILE",
         help="Access log file; '-' for stdout; default none.",
-        convert=_opt_str, section="logging",
+        convert=_opt_str,
+        section="logging",
     )
     access_log_format: str = setting(
-        DEFAULT_ACCESS_LOG_FORMAT, "--access-logformat", metavar="STRING",
+        DEFAULT_ACCESS_LOG_FORMAT,
+        "--access-logformat",
+        metavar="STRING",
         help="Access log format with Gunicorn's atoms (h l u t r s b f a T D M L p {h}i {h}o).",
-        convert=_str, section="logging",
+        convert=_str,
+        section="logging",
     )
     access_log_json: bool = setting(
-        False, "--access-log-json", action="store_true",
+        False,
+        "--access-log-json",
+        action="store_true",
         help="Write the access log as one JSON object per line.",
-        convert=_bool, section="logging",
+        convert=_bool,
+        section="logging",
     )
     logconfig: str | None = setting(
-        None, "--log-config", metavar="FILE",
+        None,
+        "--log-config",
+        metavar="FILE",
         help="A logging configuration: .json (dictConfig) or .ini (fileConfig).",
-        convert=_opt_str, section="logging",
+        convert=_opt_str,
+        section="logging",
     )
     logconfig_dict: dict[str, Any] | None = setting(
-        None, help="A logging.config.dictConfig dictionary.", convert=_dict,
-        section="logging", cli=False,
+        None,
+        help="A logging.config.dictConfig dictionary.",
+        convert=_dict,
+        section="logging",
+        cli=False,
     )
     # --- TLS and proxies
     certfile: str | None = setting(
-        None, "--certfile", metavar="FILE", help="TLS certificate file.",
-        convert=_opt_str, section="tls",
+        None,
+        "--certfile",
+        metavar="FILE",
+        help="TLS certificate file.",
+        convert=_opt_str,
+        section="tls",
     )
     keyfile: str | None = setting(
-        None, "--keyfile", metavar="FILE", help="TLS private key file.",
-        convert=_opt_str, section="tls",
+        None,
+        "--keyfile",
+        metavar="FILE",
+        help="TLS private key file.",
+        convert=_opt_str,
+        section="tls",
     )
     forwarded_allow_ips: str = setting(
-        "127.0.0.1,::1", "--forwarded-allow-ips", metavar="IPS",
+        "127.0.0.1,::1",
+        "--forwarded-allow-ips",
+        metavar="IPS",
         help="Proxies trusted for X-Forwarded-* headers ('*' for all).",
-        convert=_str, section="tls",
+        convert=_str,
+        section="tls",
     )
     # --- hooks (config file or keyword arguments only)
     on_starting: Callable[..., Any] | None = _hook_field()

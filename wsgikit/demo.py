@@ -19,9 +19,7 @@ for example <code>python -m wsgikit examples.hello:application</code>.</p>
 """
 
 
-def application(
-    environ: dict[str, Any], start_response: Callable[..., Any]
-) -> Iterable[bytes]:
+def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """A small page saying the server works and how to serve a real app."""
     body = _PAGE.format(
         path=html.escape(environ.get("PATH_INFO", "/")),

@@ -47,6 +47,8 @@ def _parse(spec: str) -> tuple[str, str, tuple[Any, ...], dict[str, Any], bool]:
     if isinstance(node, ast.Call):
         try:
             args = tuple(ast.literal_eval(a) for a in node.args)
+            if any(k.arg is None for k in node.keywords):
+                raise ValueError("**kwargs")  # was silently dropped
             kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
         except ValueError:
             raise AppImportError(
@@ -87,9 +89,7 @@ def import_app(spec: str) -> Callable[..., Any]:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise AppImportError(
-                f"module {module_name!r} has no attribute {attr!r}"
-            ) from None
+            raise AppImportError(f"module {module_name!r} has no attribute {attr!r}") from None
     if call:
         try:
             obj = obj(*args, **kwargs)

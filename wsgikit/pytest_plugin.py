@@ -8,11 +8,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .testing import LiveServer
+if TYPE_CHECKING:  # imported lazily: pytest loads this plugin before coverage starts
+    from .testing import LiveServer
 
 __all__ = ["wsgikit_server", "live_server"]
 
@@ -20,6 +21,8 @@ __all__ = ["wsgikit_server", "live_server"]
 @pytest.fixture
 def wsgikit_server() -> Iterator[Callable[..., LiveServer]]:
     """Start live servers for this test; all are stopped at teardown."""
+    from .testing import LiveServer
+
     started: list[LiveServer] = []
 
     def start(app: Any, **settings: Any) -> LiveServer:
@@ -38,6 +41,8 @@ def wsgikit_server() -> Iterator[Callable[..., LiveServer]]:
 @pytest.fixture
 def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """A server for the ``wsgi_app`` fixture (define it in your conftest.py)."""
+    from .testing import LiveServer
+
     try:
         app = request.getfixturevalue("wsgi_app")
     except pytest.FixtureLookupError:

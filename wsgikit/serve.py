@@ -110,7 +110,9 @@ def _prepare_process(config: Config) -> None:
         except OSError as exc:
             from .config import ConfigError
 
-            raise ConfigError("chdir", f"cannot change to {config.chdir!r}: {exc.strerror}") from None
+            raise ConfigError(
+                "chdir", f"cannot change to {config.chdir!r}: {exc.strerror}"
+            ) from None
     for path in reversed(config.pythonpath):
         if path not in sys.path:
             sys.path.insert(0, path)
@@ -189,19 +191,15 @@ def _run_in_process(
     config: Config, app: WSGIApp, listeners: list[socket.socket], logs: Logs
 ) -> int:
     """workers=0: serve in this process, for embedding and development."""
-    from .server import NullMonitor
-
-    server_box: list[Any] = []
-    monitor = NullMonitor(config.max_requests, lambda: server_box[0].stop(True))
+    if config.max_requests:
+        logs.error.warning("max_requests has no effect with workers=0 (nothing to restart)")
     server = make_server(
         app,
         listeners,
         config,
-        monitor=monitor,
         logger=logs.error,
         access_log=logs.access if logs.access_enabled else None,
     )
-    server_box.append(server)
     for sock in listeners:
         logs.error.info("Listening at: %s (%d)", describe(sock), os.getpid())
     restore = _install_signals(server, logs) if _in_main_thread() else lambda: None
@@ -223,8 +221,9 @@ def _install_signals(server: Any, logs: Logs) -> Callable[[], None]:
 
     def stop(signum: int, frame: Any) -> None:
         graceful = signum == signal.SIGTERM
-        logs.error.info("Received %s: %s stop", signal.Signals(signum).name,
-                        "graceful" if graceful else "fast")
+        logs.error.info(
+            "Received %s: %s stop", signal.Signals(signum).name, "graceful" if graceful else "fast"
+        )
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         server.stop(graceful)

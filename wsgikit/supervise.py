@@ -153,4 +153,3 @@ def _default_name(spec: WSGIApp | str | None) -> str:
     if spec is None:
         return "wsgikit demo"
     return getattr(spec, "__name__", type(spec).__name__)
-

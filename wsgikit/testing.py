@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,7 +26,26 @@ from .config import Config
 
 __all__ = ["LiveServer", "Response"]
 
-_LISTENING = re.compile(r"Listening at: http://([^\s]+):(\d+) ")
+
+def _cli_args(settings: Mapping[str, Any]) -> list[str]:
+    """Command-line flags for settings given by name (``threads=4`` -> ``--threads 4``)."""
+    from .config import SETTINGS
+
+    args: list[str] = []
+    for name, value in settings.items():
+        if name == "config":
+            flag = "--config"
+        elif name in SETTINGS and SETTINGS[name].flags:
+            flag = [f for f in SETTINGS[name].flags if f.startswith("--")][0]
+        else:
+            raise TypeError(f"{name!r} is not a setting with a command-line flag")
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if item is True:
+                args.append(flag)
+            elif item is not False and item is not None:
+                args += [flag, str(item)]
+    return args
 
 
 @dataclass
@@ -135,48 +153,49 @@ class LiveServer:
     def _start_process(self) -> None:
         if not isinstance(self.app, str):
             raise TypeError("a subprocess LiveServer needs the app as an import string")
-        args = [sys.executable, "-m", "wsgikit", self.app, "-b", f"{self.host}:0"]
+        # We bind the socket and hand it over as fd://N: the port is known at once,
+        # whatever the server logs and wherever it logs it.
+        listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        listener.bind((self.host, 0))
+        listener.listen(128)
+        self.port = listener.getsockname()[1]
+        fd = listener.fileno()
+        args = [sys.executable, "-m", "wsgikit", self.app, "-b", f"fd://{fd}"]
         args += ["-w", str(self.workers)]
-        for name, value in self.settings.items():
-            flag = "--" + name.replace("_", "-")
-            if value is True:
-                args.append(flag)
-            elif value is not False and value is not None:
-                args += [flag, str(value)]
+        args += _cli_args(self.settings)
         self._log = tempfile.NamedTemporaryFile(prefix="wsgikit-live-", suffix=".log")
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        self.process = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            match = _LISTENING.search(self.log_text())
-            if match:
-                self.port = int(match.group(2))
-                break
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_text()}")
-            time.sleep(0.02)
-        else:
-            self.stop()
-            raise TimeoutError(f"server did not start in {self.startup_timeout} s")
+        try:
+            self.process = subprocess.Popen(
+                args,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                pass_fds=(fd,),
+            )
+        finally:
+            listener.close()
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        """Wait until the port accepts connections (requests then queue for a worker)."""
+        """Wait until a worker answers HTTP (then the master's signal handlers are set too)."""
         deadline = time.monotonic() + self.startup_timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                break
             try:
-                socket.create_connection((self.host, self.port), timeout=2.0).close()
-                return
+                with socket.create_connection((self.host, self.port), timeout=2.0) as probe:
+                    probe.sendall(b"OPTIONS * HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
+                    if probe.recv(16).startswith(b"HTTP/1."):
+                        return
             except OSError as exc:
                 last = exc
-                if self.process is not None and self.process.poll() is not None:
-                    break
-                time.sleep(0.02)
-        raise TimeoutError(f"server not answering on {self.url}: {last}\n{self.log_text()}")
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"server not answering on {self.url}: {last}\n{self.log_text()}")
 
     def log_text(self) -> str:
         """What a subprocess server has logged so far."""

@@ -97,8 +97,10 @@ def test_killed_worker_is_replaced_and_requests_keep_being_answered(prefork):
         wait_for(lambda: loop.ok > 5, what="first answers")
         victim = sorted(children(master))[0]
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: victim not in children(master) and len(children(master)) == 2,
-                 what="replacement")
+        wait_for(
+            lambda: victim not in children(master) and len(children(master)) == 2,
+            what="replacement",
+        )
         before = loop.ok
         wait_for(lambda: loop.ok > before + 10, what="answers after the kill")
     # At most the request the victim was serving when it died is lost.
@@ -144,8 +146,10 @@ def test_hup_under_load_gives_new_workers_and_no_failed_request(prefork):
     with RequestLoop(server) as loop:
         wait_for(lambda: loop.ok > 5)
         server.signal(signal.SIGHUP)
-        wait_for(lambda: len(children(master)) == 2 and not (children(master) & old),
-                 what="new generation only")
+        wait_for(
+            lambda: len(children(master)) == 2 and not (children(master) & old),
+            what="new generation only",
+        )
         before = loop.ok
         wait_for(lambda: loop.ok > before + 10)
     assert loop.failures == []
@@ -177,9 +181,22 @@ def test_max_requests_recycles_workers(prefork):
 def test_app_that_fails_to_import_exits_3_with_one_traceback(tmp_path):
     (tmp_path / "broken_app.py").write_text("import json\nraise RuntimeError('cannot start')\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "wsgikit", "broken_app:application", "-w", "3",
-         "-b", "127.0.0.1:0", "--pythonpath", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "wsgikit",
+            "broken_app:application",
+            "-w",
+            "3",
+            "-b",
+            "127.0.0.1:0",
+            "--pythonpath",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.count("raise RuntimeError('cannot start')") == 1, proc.stderr

@@ -75,9 +75,7 @@ def test_chunked_upload(echo_server):
 
 def test_expect_100_continue_is_sent_when_the_app_reads(echo_server):
     with RawClient(echo_server.port) as c:
-        c.send(
-            b"POST /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
-        )
+        c.send(b"POST /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         status, _, _ = c.read_response()
         assert status == 100
         c.send(b"abcde")

@@ -208,9 +208,7 @@ class HTTPConnection:
         # A CR just before the line end (or at the end of a partial line) is not counted.
         line_len = line_end - (1 if line_end > 0 and buf[line_end - 1] == 13 else 0)
         if line_len > limits.request_line:
-            raise ProtocolError(
-                f"request line longer than {limits.request_line} bytes", status=414
-            )
+            raise ProtocolError(f"request line longer than {limits.request_line} bytes", status=414)
         if first < 0:
             return
         if not complete and end > self._max_head:
@@ -234,9 +232,7 @@ class HTTPConnection:
                 raise ProtocolError("obsolete line folding in header field")
             fields += 1
             if fields > limits.header_fields:
-                raise ProtocolError(
-                    f"more than {limits.header_fields} header fields", status=431
-                )
+                raise ProtocolError(f"more than {limits.header_fields} header fields", status=431)
             pos = nl + 1
 
     def _make_request(self, event: h11.Request) -> Request:

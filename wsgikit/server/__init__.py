@@ -18,6 +18,7 @@ from .listeners import (
 )
 from .monitor import Monitor, NullMonitor
 from .sync import SyncServer
+from .threaded import ThreadedServer
 
 __all__ = [
     "AccessLog",
@@ -27,6 +28,7 @@ __all__ = [
     "Monitor",
     "NullMonitor",
     "SyncServer",
+    "ThreadedServer",
     "close_listeners",
     "describe",
     "open_listener",

@@ -152,4 +152,3 @@ class AppRunner:
             hook(self.monitor, *args)
         except Exception:
             self.logger.exception("hook %s raised", name)
-

@@ -8,7 +8,6 @@ is the stand-in when nobody watches.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["Monitor", "NullMonitor"]
@@ -26,16 +25,10 @@ class Monitor(Protocol):
 
 
 class NullMonitor:
-    """A monitor that watches nothing, with an optional request budget.
+    """A monitor that watches nothing; it only counts finished requests."""
 
-    ``max_requests`` > 0 calls ``on_limit`` once that many requests have
-    finished (the one-process equivalent of worker recycling).
-    """
-
-    def __init__(self, max_requests: int = 0, on_limit: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         self.requests = 0
-        self._max = max_requests
-        self._on_limit = on_limit
 
     def notify(self) -> None:
         pass
@@ -45,5 +38,3 @@ class NullMonitor:
 
     def task_finished(self, token: int, failed: bool = False) -> None:
         self.requests += 1
-        if self._max and self.requests == self._max and self._on_limit is not None:
-            self._on_limit()

@@ -258,9 +258,7 @@ class SyncServer:
         finally:
             client.close()
 
-    def _serve_connection(
-        self, client: socket.socket, addr: Any, listener: socket.socket
-    ) -> None:
+    def _serve_connection(self, client: socket.socket, addr: Any, listener: socket.socket) -> None:
         config = self.config
         runner = self.runner
         conn = runner.new_connection()
@@ -339,4 +337,3 @@ def linger_close(sock: socket.socket, seconds: float = 0.5) -> None:
             pass
     except OSError:
         pass
-

@@ -1,0 +1,249 @@
+"""What an operator relies on: log files and rotation, access log formats, pidfile and
+daemon mode, the kinds of listening sockets, hooks around requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from wsgikit.testing import LiveServer
+
+from .test_prefork import ROOT, SERVICE, wait_for
+
+
+def test_access_log_with_gunicorn_atoms(tmp_path):
+    log = tmp_path / "access.log"
+    fmt = '%(h)s %(m)s %(U)s %(q)s %(s)s %(B)s "%(a)s" %({x-req-id}i)s %({content-type}o)s'
+    with LiveServer(SERVICE, workers=1, accesslog=str(log), access_log_format=fmt) as server:
+        server.get("/pid?x=1", headers={"User-Agent": "probe/1", "X-Req-Id": "abc"})
+        wait_for(lambda: log.exists() and log.read_text(), what="access log line")
+    line = log.read_text().strip().splitlines()[-1]
+    assert line.startswith("127.0.0.1 GET /pid x=1 200 ")
+    assert line.endswith('"probe/1" abc text/plain')
+
+
+def test_json_access_log(tmp_path):
+    log = tmp_path / "access.json"
+    with LiveServer(SERVICE, workers=1, accesslog=str(log), access_log_json=True) as server:
+        server.get("/?q=1")
+        wait_for(lambda: log.exists() and log.read_text(), what="access log line")
+    record = json.loads(log.read_text().splitlines()[-1])
+    assert record["method"] == "GET" and record["path"] == "/" and record["status"] == 200
+    assert record["query"] == "q=1" and record["remote_addr"] == "127.0.0.1"
+
+
+def test_usr1_reopens_log_files_for_logrotate(tmp_path):
+    access, errors = tmp_path / "access.log", tmp_path / "error.log"
+    server = LiveServer(SERVICE, workers=2, accesslog=str(access), errorlog=str(errors))
+    with server:
+        server.get("/first")
+        wait_for(lambda: "/first" in access.read_text(), what="first line")
+        access.rename(tmp_path / "access.log.1")
+        errors.rename(tmp_path / "error.log.1")
+        server.signal(signal.SIGUSR1)
+        # The master and every worker reopen; keep asking until new files fill.
+        wait_for(lambda: errors.exists() or server.get("/poke").status != 200, what="error log")
+        wait_for(
+            lambda: (
+                server.get("/second").status == 200
+                and access.exists()
+                and "/second" in access.read_text()
+            ),
+            what="access log reopened",
+        )
+    assert "/first" in (tmp_path / "access.log.1").read_text()
+    assert "/first" not in access.read_text()
+
+
+def test_log_config_dictconfig_file(tmp_path):
+    out = tmp_path / "custom.log"
+    conf = tmp_path / "logging.json"
+    conf.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "formatters": {"plain": {"format": "CUSTOM %(name)s %(message)s"}},
+                "handlers": {
+                    "file": {
+                        "class": "logging.FileHandler",
+                        "filename": str(out),
+                        "formatter": "plain",
+                    }
+                },
+                "loggers": {
+                    "wsgikit.error": {"handlers": ["file"], "level": "INFO"},
+                    "wsgikit.access": {"handlers": ["file"], "level": "INFO"},
+                },
+            }
+        )
+    )
+    with LiveServer(SERVICE, workers=1, logconfig=str(conf)) as server:
+        pass
+    text = out.read_text()
+    assert "CUSTOM wsgikit.error Listening at:" in text, text
+    assert server.port
+
+
+def test_pidfile_and_daemon_mode(tmp_path):
+    pidfile = tmp_path / "wsgikit.pid"
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    errlog = tmp_path / "error.log"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wsgikit",
+            SERVICE,
+            "-w",
+            "1",
+            "-D",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--pid",
+            str(pidfile),
+            "--error-logfile",
+            str(errlog),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr  # the launching process returns at once
+    pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="pidfile"))
+    try:
+        wait_for(lambda: _answers(port), what="daemon answering")
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not pidfile.exists(), what="pidfile removed on exit")
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert "Listening at" in errlog.read_text()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(100).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def _get_unix(path: str) -> bytes:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+        return data
+
+
+def test_unix_socket_and_several_binds_at_once(tmp_path):
+    path = str(tmp_path / "app.sock")
+    with LiveServer(SERVICE, workers=1, bind=[f"unix:{path}"]) as server:
+        assert server.get("/").body == b"ok"  # the TCP bind LiveServer adds
+        assert _get_unix(path).startswith(b"HTTP/1.1 200")
+    assert not os.path.exists(path), "the unix socket file is removed on exit"
+
+
+def test_stale_unix_socket_file_is_replaced(tmp_path):
+    path = str(tmp_path / "stale.sock")
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(path)
+    stale.close()  # a file nobody listens on, as a crashed server leaves it
+    with LiveServer(SERVICE, workers=1, bind=[f"unix:{path}"]):
+        assert _get_unix(path).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 in this kernel")
+def test_ipv6_bind():
+    with LiveServer(SERVICE, workers=1, bind=["[::1]:0"]) as server:
+        log = server.log_text()
+    assert "Listening at: http://[::1]:" in log
+
+
+def test_fd_and_systemd_socket_activation():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    code = (
+        "import os, sys\n"
+        f"os.dup2({fd}, 3)\n"
+        "os.environ['LISTEN_FDS'] = '1'\n"
+        "os.environ['LISTEN_PID'] = str(os.getpid())\n"
+        "from wsgikit.cli import main\n"
+        f"sys.exit(main(['{SERVICE}', '-w', '1']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        pass_fds=(fd,),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    listener.close()
+    try:
+        wait_for(lambda: _answers(port), what="systemd-activated socket answering")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=20)[0].decode()
+    assert proc.returncode == 0, out
+    assert f"Listening at: http://127.0.0.1:{port}" in out
+
+
+def test_pre_and_post_request_hooks(tmp_path):
+    record = tmp_path / "hooks.txt"
+    conf = tmp_path / "conf.py"
+    conf.write_text(
+        f"RECORD = {str(record)!r}\n"
+        "def pre_request(worker, environ):\n"
+        "    open(RECORD, 'a').write('pre ' + environ['PATH_INFO'] + '\\n')\n"
+        "def post_request(worker, environ, info):\n"
+        "    open(RECORD, 'a').write(f'post {environ[\"PATH_INFO\"]} {info.status}\\n')\n"
+    )
+    with LiveServer(SERVICE, workers=1, config=str(conf)) as server:
+        server.get("/hooked")
+    lines = [line for line in record.read_text().splitlines() if "/hooked" in line]
+    assert lines == ["pre /hooked", "post /hooked 200"]
+
+
+def test_check_config_validates_a_gunicorn_conf(tmp_path):
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("workers = 'many'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsgikit", SERVICE, "-c", str(conf), "--check-config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip() == "wsgikit: error: setting 'workers': expected an integer, got 'many'"
+    )
+
+
+def test_usr2_logs_worker_statistics():
+    with LiveServer(SERVICE, workers=2) as server:
+        for _ in range(3):
+            server.get("/")
+        wait_for(lambda: " ready" in server.log_text(), what="all workers booted")
+        server.signal(signal.SIGUSR2)
+        wait_for(lambda: server.log_text().count("worker stats") >= 2, what="stats lines")
+    assert "requests=" in server.log_text()

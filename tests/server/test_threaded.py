@@ -1,0 +1,480 @@
+"""Live tests of the threaded worker: real sockets on 127.0.0.1, the loop in a thread.
+
+Every wait is bounded: sockets carry timeouts, threads are joined with a
+deadline, and conditions are polled with :func:`wait_for`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from wsgikit.config import Config
+from wsgikit.server.threaded import ThreadedServer
+
+DEADLINE = 10.0
+
+StartResponse = Callable[..., Any]
+
+
+def wait_for(cond: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# ------------------------------------------------------------------ the server
+
+
+@dataclass
+class Live:
+    server: ThreadedServer
+    thread: threading.Thread
+    address: tuple[str, int]
+    sockets: list[socket.socket] = field(default_factory=list)
+
+    def connect(self, rcvbuf: int | None = None, timeout: float = 5.0) -> Client:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sockets.append(sock)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(timeout)
+        sock.connect(self.address)
+        return Client(sock)
+
+    def stop(self, graceful: bool = True, timeout: float = DEADLINE) -> float:
+        """Stop the server; return how long serve_forever took to return."""
+        start = time.monotonic()
+        self.server.stop(graceful)
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "serve_forever did not return"
+        return time.monotonic() - start
+
+
+@contextlib.contextmanager
+def serve(app: Callable[..., Iterable[bytes]], **settings: Any) -> Iterator[Live]:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    server = ThreadedServer(app, [listener], Config(**settings))
+    thread = threading.Thread(target=server.serve_forever, name="test-loop", daemon=True)
+    thread.start()
+    live = Live(server, thread, listener.getsockname())
+    try:
+        yield live
+    finally:
+        for sock in live.sockets:
+            sock.close()
+        if thread.is_alive():
+            server.stop(graceful=False)
+            thread.join(DEADLINE)
+        listener.close()
+        assert not thread.is_alive(), "serve_forever did not return"
+
+
+# ------------------------------------------------------------------ the client
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Client:
+    """A raw HTTP/1.1 client over one socket, with a read buffer."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _more(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("connection closed by the server")
+        self.buf += data
+
+    def _until(self, marker: bytes) -> bytes:
+        while (pos := self.buf.find(marker)) < 0:
+            self._more()
+        data = bytes(self.buf[: pos + len(marker)])
+        del self.buf[: pos + len(marker)]
+        return data
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._more()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def read_head(self) -> tuple[int, dict[str, str]]:
+        head = self._until(b"\r\n\r\n").decode("latin-1")
+        lines = head.split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        return status, headers
+
+    def read_response(self, head_only: bool = False) -> Response:
+        status, headers = self.read_head()
+        if head_only:
+            return Response(status, headers, b"")
+        if "content-length" in headers:
+            body = self._exact(int(headers["content-length"]))
+        elif headers.get("transfer-encoding") == "chunked":
+            parts = []
+            while True:
+                size = int(self._until(b"\r\n")[:-2], 16)
+                if size == 0:
+                    self._until(b"\r\n")
+                    break
+                parts.append(self._exact(size))
+                self._exact(2)
+            body = b"".join(parts)
+        else:
+            while True:
+                try:
+                    self._more()
+                except ConnectionError:
+                    break
+            body, self.buf = bytes(self.buf), bytearray()
+        return Response(status, headers, body)
+
+    def get(self, path: str = "/", extra: str = "") -> Response:
+        self.send(f"GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode())
+        return self.read_response()
+
+    def at_eof(self, timeout: float) -> bool:
+        """True if the server closes the connection within ``timeout`` (no more bytes)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+                self.buf += data
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+
+
+# ------------------------------------------------------------------ apps
+
+
+def hello(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+def echo(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return [body]
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_idle_and_slow_clients_do_not_starve_normal_requests() -> None:
+    head = b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"  # ~3 s at a byte per 100 ms
+    with serve(hello, threads=4, worker_connections=1000, header_timeout=30) as live:
+        idle = [live.connect() for _ in range(200)]
+        slow = [live.connect() for _ in range(20)]
+        wait_for(lambda: live.server.connection_count >= 220, "220 connections held")
+        slow_status: list[int] = []
+        stop = threading.Event()
+
+        def trickle(client: Client) -> None:
+            for i in range(len(head)):
+                if stop.is_set():
+                    return
+                client.send(head[i : i + 1])
+                time.sleep(0.1)
+            slow_status.append(client.read_response().status)
+
+        drivers = [threading.Thread(target=trickle, args=(c,), daemon=True) for c in slow]
+        for driver in drivers:
+            driver.start()
+        try:
+            time.sleep(0.3)  # let every slow client be mid-head
+            timings = []
+            for _ in range(20):
+                start = time.monotonic()
+                client = live.connect()
+                response = client.get("/")
+                timings.append(time.monotonic() - start)
+                assert response.status == 200 and response.body == b"hello"
+                client.sock.close()
+                time.sleep(0.05)
+            assert max(timings) < 0.5, timings
+        finally:
+            for driver in drivers:
+                driver.join(DEADLINE)
+            stop.set()
+        assert slow_status == [200] * 20
+        assert all(not d.is_alive() for d in drivers)
+        del idle
+
+
+def test_trickled_body_does_not_hold_an_app_thread() -> None:
+    with serve(echo, threads=1, body_timeout=5) as live:
+        slow = live.connect()
+        slow.send(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
+        body = b"0123456789"
+        fast_times = []
+        for i, byte in enumerate(body):
+            slow.send(bytes([byte]))
+            if i in (2, 6):
+                start = time.monotonic()
+                fast = live.connect()
+                response = fast.get("/fast")
+                fast_times.append(time.monotonic() - start)
+                assert response.status == 200
+            time.sleep(0.1)
+        assert max(fast_times) < 0.5, fast_times
+        response = slow.read_response()
+        assert response.status == 200 and response.body == body
+
+
+def test_head_timeout_answers_408() -> None:
+    with serve(hello, header_timeout=0.5) as live:
+        client = live.connect()
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        start = time.monotonic()
+        response = client.read_response()
+        assert response.status == 408
+        assert response.headers["connection"] == "close"
+        assert 0.4 < time.monotonic() - start < 3.0
+        assert client.at_eof(2.0)
+        # A connection that sends nothing is closed quietly at the same deadline.
+        quiet = live.connect()
+        assert quiet.at_eof(3.0) and quiet.buf == b""
+
+
+def test_body_timeout_answers_408() -> None:
+    with serve(echo, body_timeout=0.5) as live:
+        client = live.connect()
+        client.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n123")
+        assert client.read_response().status == 408
+        assert client.at_eof(2.0)
+
+
+def test_worker_connections_is_honoured() -> None:
+    with serve(hello, worker_connections=5, keepalive=30) as live:
+        held = [live.connect() for _ in range(5)]
+        for client in held:
+            assert client.get().status == 200  # accepted and kept alive
+        assert live.server.connection_count == 5
+        sixth = live.connect()  # the kernel completes it: it waits in the backlog
+        sixth.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        sixth.sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sixth.sock.recv(1)
+        assert live.server.connection_count == 5
+        held[0].sock.close()
+        sixth.sock.settimeout(5.0)
+        assert sixth.read_response().status == 200
+        for client in held[1:]:
+            assert client.get().status == 200  # the others are still served
+
+
+def test_client_that_stops_reading_does_not_block_others() -> None:
+    produced = [0]
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] != "/big":
+            return hello(environ, start_response)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        chunk = b"x" * (1 << 20)
+
+        def body() -> Iterator[bytes]:
+            for _ in range(50):
+                produced[0] += 1
+                yield chunk
+
+        return body()
+
+    with serve(app, threads=2, body_timeout=5) as live:
+        stalled = live.connect(rcvbuf=65536)
+        stalled.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: produced[0] >= 2, "the big response to start")
+        time.sleep(0.3)  # let it fill every buffer on the way
+        before = produced[0]
+        assert before < 20, f"{before} MiB produced for a client that reads nothing"
+        for _ in range(3):
+            start = time.monotonic()
+            other = live.connect()
+            assert other.get("/").status == 200
+            assert time.monotonic() - start < 0.5
+        assert produced[0] < 20
+        stalled.sock.close()  # the blocked app thread is released (ClientDisconnected)
+        assert live.stop() < 5.0
+
+
+def test_graceful_stop_finishes_in_flight_requests() -> None:
+    started = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        if environ["PATH_INFO"] == "/sleep":
+            started.set()
+            time.sleep(1.0)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    with serve(app, threads=1, keepalive=30) as live:
+        idle = live.connect()
+        assert idle.get("/").status == 200  # now an idle keep-alive connection
+        busy = live.connect()
+        busy.send(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert started.wait(DEADLINE)
+        queued = live.connect()  # complete, waiting for the only app thread
+        queued.send(b"GET /queued HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: len(live.server._ready) == 1, "the second request to be queued")
+        stopper = threading.Thread(target=live.stop, daemon=True)
+        start = time.monotonic()
+        stopper.start()
+        assert idle.at_eof(0.5), "idle connection not closed at stop"
+        response = busy.read_response()
+        assert response.status == 200 and response.body == b"done"
+        assert response.headers["connection"] == "close"  # the stop began while it ran
+        assert busy.at_eof(1.0)  # closed after its response
+        response = queued.read_response()
+        assert response.status == 200 and response.body == b"done"
+        assert response.headers["connection"] == "close"
+        assert queued.at_eof(1.0)
+        stopper.join(DEADLINE)
+        assert not live.thread.is_alive()
+        assert time.monotonic() - start < 3.0
+
+
+def test_fast_stop_does_not_wait_for_a_stuck_app() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        started.set()
+        release.wait(DEADLINE)
+        start_response("200 OK", [])
+        return [b""]
+
+    with serve(app, threads=1) as live:
+        client = live.connect()
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert started.wait(DEADLINE)
+        try:
+            assert live.stop(graceful=False) < 2.5
+            assert client.at_eof(1.0)
+        finally:
+            release.set()
+
+
+def test_keep_alive_pipelining_chunked_continue_and_head() -> None:
+    with serve(echo, threads=2, spool_threshold=1000) as live:
+        client = live.connect()
+        # Pipelined: three requests in one write, answered in order.
+        client.send(
+            b"POST /1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nonePOST /2 HTTP/1.1\r\n"
+            b"Host: t\r\nContent-Length: 3\r\n\r\ntwoGET /3 HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        assert [client.read_response().body for _ in range(3)] == [b"one", b"two", b""]
+        # Chunked upload, larger than the spool threshold (goes to a temporary file).
+        data = bytes(range(256)) * 400
+        pieces = [data[i : i + 4000] for i in range(0, len(data), 4000)]
+        chunks = b"".join(b"%x\r\n%b\r\n" % (len(piece), piece) for piece in pieces)
+        client.send(
+            b"POST /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunks
+            + b"0\r\n\r\n"
+        )
+        response = client.read_response()
+        assert response.status == 200 and response.body == data
+        # Expect: 100-continue: the loop sends 100 Continue, then reads the body.
+        client.send(
+            b"POST /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert client.read_head()[0] == 100
+        client.send(b"hello")
+        assert client.read_response().body == b"hello"
+        # HEAD: a head and no body; the connection stays usable.
+        client.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
+        response = client.read_response(head_only=True)
+        assert response.status == 200 and response.headers["content-length"] == "0"
+        response = client.get("/after-head")
+        assert response.status == 200 and response.body == b""
+        assert client.buf == b""
+
+
+def test_malformed_request_is_answered_and_closed() -> None:
+    with serve(hello, limit_request_body=1000) as live:
+        client = live.connect()
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        response = client.read_response()
+        assert response.status == 400
+        assert client.at_eof(2.0)
+        big = live.connect()
+        big.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n")
+        assert big.read_response().status == 413
+
+
+def test_idle_keep_alive_connection_is_closed() -> None:
+    with serve(hello, keepalive=0.3) as live:
+        client = live.connect()
+        assert client.get().status == 200
+        start = time.monotonic()
+        assert client.at_eof(3.0)
+        assert 0.2 < time.monotonic() - start < 2.0
+
+
+def test_environ_is_multithreaded() -> None:
+    seen: dict[str, Any] = {}
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        seen.update(environ)
+        start_response("200 OK", [])
+        return [b""]
+
+    with serve(app) as live:
+        assert live.connect().get().status == 200
+    assert seen["wsgi.multithread"] is True
+
+
+def test_saturated_pool_still_answers_every_request() -> None:
+    # Two threads, many concurrent clients: requests wait (in sockets or the
+    # bounded queue) and are all answered.
+    gate = threading.Semaphore(0)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        gate.acquire(timeout=DEADLINE)
+        start_response("200 OK", [])
+        return [environ["PATH_INFO"].encode()]
+
+    with serve(app, threads=2) as live:
+        clients = [live.connect() for _ in range(12)]
+        for i, client in enumerate(clients):
+            client.send(f"GET /{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        time.sleep(0.2)
+        queued = len(live.server._ready)
+        assert queued <= live.server.max_queued
+        for _ in range(12):
+            gate.release()
+        bodies = [client.read_response().body for client in clients]
+        assert bodies == [f"/{i}".encode() for i in range(12)]

@@ -1,0 +1,357 @@
+"""``Config``: conversion, validation, defaults, config files and the environment."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wsgikit.config import (
+    HOOK_NAMES,
+    SETTINGS,
+    Config,
+    ConfigError,
+    cmd_args_from_env,
+    default_workers,
+    env_settings,
+    load_config_file,
+    merge,
+)
+
+
+def test_defaults() -> None:
+    c = Config()
+    assert c.bind == ("127.0.0.1:8000",)
+    assert c.workers is None
+    assert c.worker_class == "auto"
+    assert c.threads == 1
+    assert c.timeout == 30.0
+    assert c.graceful_timeout == 30.0
+    assert c.keepalive == 2.0
+    assert c.loglevel == "info"
+    assert c.accesslog is None
+    assert c.errorlog == "-"
+    assert c.max_requests == 0
+    assert c.limit_request_line == 4094
+    assert c.limit_request_fields == 100
+    assert c.limit_request_field_size == 8190
+    assert c.limit_request_body is None
+    assert c.server_header == "wsgikit"
+    assert c.root_path == ""
+    assert c.preload_app is False
+    assert all(getattr(c, name) is None for name in HOOK_NAMES)
+    assert c.as_dict()["workers"] is None and len(c.as_dict()) == len(SETTINGS)
+
+
+def test_strings_are_converted() -> None:
+    c = Config(
+        workers="3",
+        threads="4",
+        timeout="2.5",
+        keepalive="5",
+        preload_app="true",
+        bind="0.0.0.0:80",
+        max_requests="100",
+        limit_request_body="1024",
+        umask="0o22",
+        loglevel="DEBUG",
+        worker_class="gthread",
+        pythonpath="a,b",
+    )
+    assert c.workers == 3
+    assert c.threads == 4
+    assert c.timeout == 2.5
+    assert c.keepalive == 5.0
+    assert c.preload_app is True
+    assert c.bind == ("0.0.0.0:80",)
+    assert c.max_requests == 100
+    assert c.limit_request_body == 1024
+    assert c.umask == 0o22
+    assert c.loglevel == "debug"
+    assert c.worker_class == "threaded"
+    assert c.pythonpath == ("a", "b")
+
+
+def test_bind_list() -> None:
+    c = Config(bind=["127.0.0.1:8000", "unix:/tmp/s.sock", "[::1]:9000"])
+    assert c.bind == ("127.0.0.1:8000", "unix:/tmp/s.sock", "[::1]:9000")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("workers", "abc"),
+        ("workers", -1),
+        ("workers", True),
+        ("threads", 0),
+        ("timeout", "-1"),
+        ("timeout", "soon"),
+        ("timeout", float("nan")),
+        ("timeout", True),
+        ("keepalive", -0.5),
+        ("header_timeout", 0),
+        ("backlog", 0),
+        ("preload_app", "maybe"),
+        ("loglevel", "verbose"),
+        ("worker_class", "eventlet"),
+        ("bind", []),
+        ("bind", ""),
+        ("bind", 8000),
+        ("umask", "0o1000"),
+        ("umask", "rwx"),
+        ("root_path", 5),
+        ("raw_env", "NOEQUALS"),
+        ("on_starting", "not a function"),
+        ("logconfig_dict", "x"),
+        ("limit_request_line", 8190 * 4 + 1),
+        ("limit_request_line", 10),
+        ("max_requests", "-3"),
+    ],
+)
+def test_bad_values_name_the_setting(name: str, value: object) -> None:
+    with pytest.raises(ConfigError) as err:
+        Config(**{name: value})
+    text = str(err.value)
+    assert text.startswith(f"setting '{name}': ")
+    assert "\n" not in text
+    assert err.value.setting == name
+
+
+def test_config_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="setting 'workers': expected an integer"):
+        Config(workers="abc")
+
+
+def test_unknown_keyword_is_rejected() -> None:
+    with pytest.raises(TypeError):
+        Config(wrokers=2)  # type: ignore[call-arg]
+
+
+def test_config_is_frozen() -> None:
+    c = Config()
+    with pytest.raises(AttributeError):
+        c.workers = 3  # type: ignore[misc]
+
+
+def test_replace_validates_and_rejects_unknown_names() -> None:
+    c = Config(workers=2)
+    assert c.replace(threads="8").threads == 8
+    assert c.replace(threads="8").workers == 2
+    with pytest.raises(ConfigError, match="setting 'threads'"):
+        c.replace(threads=0)
+    with pytest.raises(ConfigError, match="setting 'nope': no such setting"):
+        c.replace(nope=1)
+
+
+def test_opt_int_accepts_none_spellings() -> None:
+    assert Config(limit_request_body="none").limit_request_body is None
+    assert Config(limit_request_body="").limit_request_body is None
+    assert Config(workers=None).workers is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1", True), ("yes", True), ("on", True), ("0", False), ("off", False), ("", False)],
+)
+def test_bool_spellings(text: str, value: bool) -> None:
+    assert Config(daemon=text).daemon is value
+
+
+def test_resolved_workers_explicit() -> None:
+    assert Config(workers=0).resolved_workers == 0
+    assert Config(workers=5).resolved_workers == 5
+
+
+def test_resolved_workers_honours_web_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "7")
+    assert Config().resolved_workers == 7
+    assert Config(workers=2).resolved_workers == 2  # an explicit value wins
+
+
+def test_resolved_workers_defaults_to_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert Config().resolved_workers == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert Config().resolved_workers == 1
+
+
+def test_bad_web_concurrency_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "lots")
+    with pytest.raises(ConfigError, match="setting 'WEB_CONCURRENCY'"):
+        Config().resolved_workers  # noqa: B018
+
+
+def test_default_workers_with_explicit_environ() -> None:
+    assert default_workers({"WEB_CONCURRENCY": "3"}) == 3
+    assert default_workers({}) == (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "kind"),
+    [
+        ({}, "sync"),
+        ({"threads": 1}, "sync"),
+        ({"threads": 4}, "threaded"),
+        ({"worker_class": "sync", "threads": 4}, "sync"),
+        ({"worker_class": "threaded"}, "threaded"),
+        ({"worker_class": "gthread"}, "threaded"),
+    ],
+)
+def test_resolved_worker_class(kwargs: dict[str, object], kind: str) -> None:
+    assert Config(**kwargs).resolved_worker_class == kind  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- config file
+
+GUNICORN_CONF = """
+import multiprocessing
+
+bind = ["127.0.0.1:9001", "unix:/tmp/wsgikit-test.sock"]
+workers = 3
+threads = 2
+timeout = 45
+graceful_timeout = 10
+keepalive = 5
+loglevel = "warning"
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s'
+max_requests = 1000
+max_requests_jitter = 50
+preload_app = True
+limit_request_line = 8190
+worker_class = "gthread"
+proc_name = "myapp"
+raw_env = ["A=1"]
+capture_output = True
+statsd_host = "localhost:8125"
+_private = "ignored"
+
+def _helper(x):
+    return x * 2
+
+def shared_helper():
+    return "not a hook"
+
+def post_fork(server, worker):
+    server.log.info("forked %s", worker.pid)
+
+def when_ready(server):
+    pass
+
+class NotASetting:
+    pass
+"""
+
+
+@pytest.fixture
+def conf_file(tmp_path: Path) -> Path:
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text(textwrap.dedent(GUNICORN_CONF))
+    return path
+
+
+def test_load_gunicorn_config_file(conf_file: Path) -> None:
+    values, warnings = load_config_file(str(conf_file))
+    c = Config(**values)
+    assert c.bind == ("127.0.0.1:9001", "unix:/tmp/wsgikit-test.sock")
+    assert c.workers == 3
+    assert c.threads == 2
+    assert c.timeout == 45.0
+    assert c.graceful_timeout == 10.0
+    assert c.keepalive == 5.0
+    assert c.loglevel == "warning"
+    assert c.accesslog == "-"
+    assert c.access_log_format == '%(h)s "%(r)s" %(s)s'
+    assert c.max_requests == 1000
+    assert c.max_requests_jitter == 50
+    assert c.preload_app is True
+    assert c.limit_request_line == 8190
+    assert c.worker_class == "threaded"
+    assert c.resolved_worker_class == "threaded"
+    assert c.proc_name == "myapp"
+    assert c.raw_env == ("A=1",)
+    assert c.post_fork is not None and c.post_fork.__name__ == "post_fork"
+    assert c.when_ready is not None and c.when_ready.__name__ == "when_ready"
+
+
+def test_config_file_warnings(conf_file: Path) -> None:
+    _values, warnings = load_config_file(str(conf_file))
+    text = "\n".join(warnings)
+    assert any("statsd_host" in w and "unknown" in w for w in warnings)
+    assert any("capture_output" in w and "no effect" in w for w in warnings)
+    assert all(str(conf_file) in w for w in warnings)
+    for quiet in ("shared_helper", "_helper", "_private", "multiprocessing", "NotASetting"):
+        assert quiet not in text
+    assert len(warnings) == 2
+
+
+def test_config_file_bad_value_names_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "conf.py"
+    path.write_text("workers = 'many'\n")
+    values, _ = load_config_file(str(path))
+    with pytest.raises(ConfigError, match="setting 'workers'"):
+        Config(**values)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config_file(str(tmp_path / "nope.py"))
+    assert "not found" in str(err.value)
+    assert str(err.value).startswith("setting 'config': ")
+
+
+def test_merge_later_layers_win(conf_file: Path) -> None:
+    values, _ = load_config_file(str(conf_file))
+    c = merge([values, {"workers": "9"}])
+    assert c.workers == 9
+    assert c.threads == 2
+
+
+# --------------------------------------------------------------- environment
+
+
+def test_env_settings() -> None:
+    env = {
+        "WSGIKIT_WORKERS": "4",
+        "WSGIKIT_TIMEOUT": "12",
+        "WSGIKIT_BIND": "0.0.0.0:81",
+        "WSGIKIT_ON_STARTING": "x",
+        "WORKERS": "99",
+        "WSGIKIT_NOPE": "1",
+    }
+    values = env_settings(env)
+    assert values == {"workers": "4", "timeout": "12", "bind": "0.0.0.0:81"}
+    c = Config(**values)
+    assert (c.workers, c.timeout, c.bind) == (4, 12.0, ("0.0.0.0:81",))
+
+
+def test_env_settings_bad_value_names_the_setting() -> None:
+    with pytest.raises(ConfigError, match="setting 'workers'"):
+        Config(**env_settings({"WSGIKIT_WORKERS": "four"}))
+
+
+def test_cmd_args_from_env() -> None:
+    assert cmd_args_from_env({"WSGIKIT_CMD_ARGS": "-w 3 --access-logfile '/tmp/a b.log'"}) == [
+        "-w",
+        "3",
+        "--access-logfile",
+        "/tmp/a b.log",
+    ]
+    assert cmd_args_from_env({"GUNICORN_CMD_ARGS": "--timeout 5"}) == ["--timeout", "5"]
+    assert cmd_args_from_env({"WSGIKIT_CMD_ARGS": "-w 1", "GUNICORN_CMD_ARGS": "-w 2"}) == [
+        "-w",
+        "1",
+    ]
+    assert cmd_args_from_env({}) == []
+
+
+def test_every_setting_is_declared_consistently() -> None:
+    for name, spec in SETTINGS.items():
+        assert spec.name == name
+        if spec.cli:
+            assert spec.flags and all(f.startswith("-") for f in spec.flags)
+            assert spec.help

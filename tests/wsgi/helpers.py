@@ -1,0 +1,207 @@
+"""In-memory plumbing for driving ``run_app`` without sockets."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsgikit.http import END_OF_MESSAGE, NEED_DATA, Data, HTTPConnection, Request
+from wsgikit.wsgi import (
+    ClientDisconnected,
+    ErrorStream,
+    InputStream,
+    ResponseInfo,
+    ServerInfo,
+    build_environ,
+    run_app,
+)
+
+DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
+LOGGER = logging.getLogger("tests.wsgi")
+
+
+class MemTransport:
+    """Collects sent bytes; can fail after ``disconnect_after`` bytes.
+
+    ``sendfile_result`` True: sendfile "sends" by reading the fd (so the
+    output is what a socket would carry); False: reports it unsupported.
+    """
+
+    def __init__(self, disconnect_after: int | None = None, sendfile_result: bool = True) -> None:
+        self.out = bytearray()
+        self.disconnect_after = disconnect_after
+        self.sendfile_result = sendfile_result
+        self.sendfile_calls: list[tuple[int, int, int]] = []
+
+    def send(self, data: bytes) -> None:
+        if self.disconnect_after is not None and len(self.out) + len(data) > self.disconnect_after:
+            self.out += data[: max(0, self.disconnect_after - len(self.out))]
+            raise ClientDisconnected("peer reset")
+        self.out += data
+
+    def sendfile(self, fd: int, offset: int, count: int) -> bool:
+        self.sendfile_calls.append((fd, offset, count))
+        if not self.sendfile_result:
+            return False
+        self.send(os.pread(fd, count, offset))
+        return True
+
+
+class ConnBody:
+    """A body source pulling from the HTTPConnection's events (like the sync server).
+
+    Sends ``100 Continue`` through the transport on the first read.
+    """
+
+    def __init__(self, conn: HTTPConnection, transport: MemTransport | None = None) -> None:
+        self.conn = conn
+        self.transport = transport
+        self.reads: list[int] = []
+        self._pending = b""
+        self._started = False
+
+    def read_chunk(self, size: int) -> bytes:
+        self.reads.append(size)
+        if self._pending:
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            return chunk
+        if not self._started:
+            self._started = True
+            interim = self.conn.send_continue()
+            if interim and self.transport is not None:
+                self.transport.send(interim)
+        while True:
+            event = self.conn.next_event()
+            if type(event) is Data:
+                data = event.data
+                if len(data) > size:
+                    data, self._pending = data[:size], data[size:]
+                if data:
+                    return data
+            elif event is NEED_DATA:
+                raise AssertionError("the test fed an incomplete body: read would block")
+            else:
+                assert event is END_OF_MESSAGE or event.__class__.__name__ == "Paused"
+                return b""
+
+
+def open_request(raw: bytes, conn: HTTPConnection | None = None) -> tuple[HTTPConnection, Request]:
+    conn = conn or HTTPConnection()
+    conn.receive_data(raw)
+    request = conn.next_event()
+    assert isinstance(request, Request), request
+    return conn, request
+
+
+def make_environ(
+    raw: bytes = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    *,
+    info: ServerInfo | None = None,
+    remote: tuple[str, int] | None = ("10.0.0.7", 51234),
+    errors: Any = None,
+    source: Any = None,
+) -> dict[str, Any]:
+    conn, request = open_request(raw)
+    info = info or ServerInfo("127.0.0.1", "8000")
+    base = info.base_environ(errors if errors is not None else ErrorStream(LOGGER))
+    return build_environ(request, base, InputStream(source or ConnBody(conn)), remote)
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    raw: bytes
+    complete: bool  # the body framing was satisfied (CL reached / last chunk seen)
+
+    def header(self, name: str) -> str | None:
+        values = [v for n, v in self.headers if n.lower() == name.lower()]
+        return ", ".join(values) if values else None
+
+
+def parse_response(raw: bytes, head_request: bool = False) -> Response:
+    """A small independent parser of one HTTP/1.1 response."""
+    # skip interim 100 Continue responses
+    while raw.startswith(b"HTTP/1.1 1"):
+        raw = raw.split(b"\r\n\r\n", 1)[1]
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    assert sep, f"no complete response head in {raw!r}"
+    lines = head.decode("latin-1").split("\r\n")
+    version, code, reason = lines[0].split(" ", 2)
+    assert version == "HTTP/1.1"
+    headers = [tuple(line.split(": ", 1)) for line in lines[1:]]
+    resp = Response(int(code), reason, headers, b"", raw, True)  # type: ignore[arg-type]
+    if head_request or resp.status in (204, 304):
+        resp.body = rest
+        return resp
+    te = resp.header("Transfer-Encoding")
+    cl = resp.header("Content-Length")
+    if te == "chunked":
+        body = bytearray()
+        resp.complete = False
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line, 16)
+            if size == 0:
+                assert rest == b"\r\n", rest
+                resp.complete = True
+                break
+            body += rest[:size]
+            assert rest[size : size + 2] == b"\r\n"
+            rest = rest[size + 2 :]
+        resp.body = bytes(body)
+    elif cl is not None:
+        resp.body = rest
+        resp.complete = len(rest) == int(cl)
+        assert len(rest) <= int(cl), "more body bytes than Content-Length"
+    else:
+        resp.body = rest  # close-delimited
+    return resp
+
+
+@dataclass
+class Outcome:
+    info: ResponseInfo
+    transport: MemTransport
+    conn: HTTPConnection
+    environ: dict[str, Any]
+    response: Response | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def call(
+    app: Any,
+    raw: bytes = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    *,
+    transport: MemTransport | None = None,
+    info: ServerInfo | None = None,
+    keep_alive: bool = True,
+    parse: bool = True,
+) -> Outcome:
+    """Run ``app`` for the request in ``raw`` and parse what was sent."""
+    conn, request = open_request(raw)
+    transport = transport or MemTransport()
+    info = info or ServerInfo("127.0.0.1", "8000")
+    base = info.base_environ(ErrorStream(LOGGER))
+    environ = build_environ(request, base, InputStream(ConnBody(conn, transport)), ("10.0.0.7", 1))
+    result = run_app(app, environ, conn, transport, date=DATE, keep_alive=keep_alive, logger=LOGGER)
+    outcome = Outcome(result, transport, conn, environ)
+    if parse and transport.out:
+        outcome.response = parse_response(
+            bytes(transport.out), head_request=request.method == b"HEAD"
+        )
+    return outcome
+
+
+def simple_app(
+    status: str = "200 OK", headers: list[tuple[str, str]] | None = None, body: Any = (b"hello",)
+) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response(status, list(headers or [("Content-Type", "text/plain")]))
+        return body() if callable(body) else list(body)
+
+    return app

@@ -1,0 +1,717 @@
+"""The threaded worker: one selector loop owns every connection, app threads only run apps.
+
+The loop (the thread that calls :meth:`ThreadedServer.serve_forever`) accepts
+connections, reads request heads and bodies into a :class:`SpoolBuffer`
+(memory up to ``spool_threshold``, then a temporary file), and holds idle
+keep-alive connections. Only a complete request (head and whole body) is
+queued for one of ``threads`` app threads, so idle, slow or hostile clients
+cost a buffer and a file descriptor, never an app thread (Waitress's
+channel/task split).
+
+Responses go out through a bounded :class:`OutputBuffer` per connection: the
+app thread sends directly while the socket takes the bytes, queues the rest,
+and the loop flushes the queue with non-blocking sends. Past the buffer's bound
+the app thread waits (at most ``body_timeout`` without progress, then the
+client counts as gone), so a client that stops reading holds one app thread
+and a bounded amount of memory, and never the loop or other clients.
+
+Backpressure:
+
+- ``worker_connections`` is the most connections held at once; at the limit
+  the listeners are unregistered, so new connections wait in the listen backlog.
+- When every app thread is busy and ``threads`` complete requests are queued,
+  a connection that starts sending a new request is not read (its reads are
+  unregistered) until a thread frees up.
+
+``Expect: 100-continue`` (RFC 9110 section 10.1.1): the loop sends
+``100 Continue`` itself when it starts waiting for the body, that is after the
+head passed every check (limits, framing, a Content-Length over
+``limit_request_body`` is answered 413 instead). The application therefore
+always sees a complete body, as for any other request.
+
+Timeouts: a request head must complete within ``header_timeout`` of its first
+byte (of the accept, for a new connection) or is answered 408; a connection
+that sent nothing is closed quietly at that deadline, an idle keep-alive
+connection after ``keepalive`` seconds; a body that stalls for
+``body_timeout`` is answered 408. Every error response is followed by a
+lingering close so that the client reads it rather than a reset.
+
+A graceful :meth:`~ThreadedServer.stop` stops accepting, closes idle
+connections, answers every request already read (with ``Connection: close``),
+gives a connection in the middle of a request until its deadline (at most
+``header_timeout`` more), then returns. A fast stop closes every connection at
+once and waits for no app thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+import queue
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..config import Config
+from ..http import (
+    CONNECTION_CLOSED,
+    END_OF_MESSAGE,
+    NEED_DATA,
+    Data,
+    HTTPConnection,
+    ProtocolError,
+    Request,
+)
+from ..wsgi import BodySource
+from ..wsgi.handler import WSGIApp
+from .buffers import OutputBuffer, SpoolBuffer
+from .core import AccessLog, AppRunner, peer_address
+from .monitor import Monitor
+from .util import Waker
+
+__all__ = ["ThreadedServer", "BufferedTransport"]
+
+_RECV = 65536
+_OUTPUT_LIMIT = 512 * 1024  # response bytes buffered per connection before the app waits
+_ACCEPT_BATCH = 64  # connections accepted per readable event of a listener
+_SWEEP = 0.1  # seconds between timeout checks
+_HEARTBEAT = 0.5  # seconds between monitor.notify() calls
+_LINGER = 0.5  # seconds an error response is given before the socket closes
+_STOP_JOIN = 1.0  # seconds a fast stop waits for app threads
+
+
+class _EmptyBody:
+    """The body source of a request without a body (shared: it holds no state)."""
+
+    def read_chunk(self, size: int) -> bytes:
+        return b""
+
+
+_NO_BODY = _EmptyBody()
+
+
+class _Phase(enum.Enum):
+    HEAD = "head"  # reading a request head (or idle between requests)
+    BODY = "body"  # reading a request body
+    READY = "ready"  # complete request, waiting for an app thread
+    RUNNING = "running"  # an app thread is answering
+    FLUSH = "flush"  # the app finished; the loop flushes what is left
+    CLOSING = "closing"  # flushing an error response
+    LINGER = "linger"  # error response sent; discarding input until EOF or deadline
+
+
+class BufferedTransport:
+    """The app thread's :class:`~wsgikit.wsgi.Transport`: writes into an :class:`OutputBuffer`."""
+
+    def __init__(self, out: OutputBuffer, timeout: float) -> None:
+        self.out = out
+        self.timeout = timeout
+
+    def send(self, data: bytes) -> None:
+        if data:
+            self.out.write(data, self.timeout)
+
+    def sendfile(self, fd: int, offset: int, count: int) -> bool:
+        return False  # the loop owns the socket: the file is iterated into the buffer
+
+
+class _Connection:
+    """Loop-side state of one client connection."""
+
+    __slots__ = (
+        "sock",
+        "fd",
+        "http",
+        "base",
+        "remote",
+        "phase",
+        "deadline",
+        "head_started",
+        "paused",
+        "closed",
+        "events",
+        "request",
+        "spool",
+        "body",
+        "keep",
+        "out",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        http: HTTPConnection,
+        base: dict[str, Any],
+        remote: tuple[str, int] | None,
+        out: OutputBuffer,
+        timeout: float,
+    ) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.http = http
+        self.base = base
+        self.remote = remote
+        self.phase = _Phase.HEAD
+        self.deadline = 0.0
+        self.head_started = True  # a new connection's head deadline runs from the accept
+        self.paused = False
+        self.closed = False
+        self.events = 0  # what the selector watches for
+        self.request: Request | None = None
+        self.spool: SpoolBuffer | None = None
+        self.body: BodySource | None = None
+        self.keep = False
+        self.out = out
+        self.transport = BufferedTransport(out, timeout)
+
+
+class _AppThreads:
+    """``count`` daemon threads running jobs from an unbounded queue.
+
+    The queue never holds more than the loop hands out (at most ``count``
+    jobs at a time); daemon threads let a fast stop return while an app
+    call is stuck.
+    """
+
+    def __init__(
+        self, count: int, run: Callable[[_Connection], None], name: str = "wsgikit-app"
+    ) -> None:
+        self._jobs: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()
+        self._run = run
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(count)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, conn: _Connection) -> None:
+        self._jobs.put(conn)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._run(job)
+
+    def shutdown(self, timeout: float | None) -> None:
+        """Ask every thread to exit; wait for them up to ``timeout`` seconds in all."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            if not thread.is_alive() and thread.ident is None:
+                continue  # never started
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(left)
+
+
+class ThreadedServer:
+    """Serves listening sockets from one selector loop and a pool of app threads."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        listeners: list[socket.socket],
+        config: Config | None = None,
+        *,
+        monitor: Monitor | None = None,
+        logger: logging.Logger | None = None,
+        access_log: AccessLog | None = None,
+        multiprocess: bool = False,
+    ) -> None:
+        self.config = config or Config()
+        self.listeners = listeners
+        self.runner = AppRunner(
+            app,
+            self.config,
+            logger=logger,
+            access_log=access_log,
+            monitor=monitor,
+            multithread=True,
+            multiprocess=multiprocess,
+        )
+        self.logger = self.runner.logger
+        self.monitor = self.runner.monitor
+        self.threads = max(1, self.config.threads)
+        self.max_connections = max(1, self.config.worker_connections)
+        self.max_queued = self.threads  # complete requests waiting for a thread
+        self._waker = Waker()
+        self._stopping = False
+        self._graceful = True
+        # Filled by app threads, drained by the loop (deque appends are atomic).
+        self._finished: collections.deque[tuple[_Connection, bool]] = collections.deque()
+        self._want_write: collections.deque[_Connection] = collections.deque()
+        # Loop-only state.
+        self._selector: selectors.BaseSelector | None = None
+        self._pool: _AppThreads | None = None
+        self._conns: dict[int, _Connection] = {}
+        self._ready: collections.deque[_Connection] = collections.deque()
+        self._paused: list[_Connection] = []
+        self._in_flight = 0
+        self._accepting = False
+        self._accept_retry_at = 0.0
+        self._stop_handled = False
+        self._stop_cutoff = 0.0
+        self._sleeping = False  # the loop is (about to be) blocked in select()
+
+    # ------------------------------------------------------------ control
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop accepting; finish requests already read (graceful) and return.
+
+        Safe to call from another thread or a signal handler.
+        """
+        self._graceful = self._graceful and graceful
+        self._stopping = True
+        self._waker.wake()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def connection_count(self) -> int:
+        """How many client connections the loop holds now (at most ``worker_connections``)."""
+        return len(self._conns)
+
+    def serve_forever(self) -> None:
+        """Run the loop until :meth:`stop`; returns once drained (or at once, fast stop)."""
+        selector = selectors.DefaultSelector()
+        self._selector = selector
+        pool = _AppThreads(self.threads, self._run_app)
+        self._pool = pool
+        pool.start()
+        selector.register(self._waker.fileno(), selectors.EVENT_READ, None)
+        for sock in self.listeners:
+            sock.setblocking(False)
+        self._start_accepting()
+        next_sweep = next_beat = time.monotonic()
+        try:
+            while True:
+                if self._stopping and not self._stop_handled:
+                    self._begin_stop()
+                if self._stop_handled and (
+                    not self._graceful
+                    or (not self._conns and not self._ready and self._in_flight == 0)
+                ):
+                    break
+                now = time.monotonic()
+                if now >= next_beat:
+                    self.monitor.notify()
+                    next_beat = now + _HEARTBEAT
+                if now >= next_sweep:
+                    self._sweep(now)
+                    next_sweep = now + _SWEEP
+                wake_at = min(next_beat, next_sweep) if self._conns else next_beat
+                timeout = max(0.0, wake_at - time.monotonic())
+                # App threads wake the loop only while it sleeps (see _wake_loop):
+                # announce the sleep first, then look at their queues once more.
+                self._sleeping = True
+                if self._finished or self._want_write:
+                    timeout = 0.0
+                events = selector.select(timeout)
+                self._sleeping = False
+                for key, mask in events:
+                    self._on_event(key, mask)
+                self._after_events()
+        finally:
+            self._stop_handled = True  # nothing re-registers the listeners from here on
+            graceful = self._graceful
+            for conn in list(self._conns.values()):
+                self._close(conn)
+            self._ready.clear()
+            self._stop_accepting()
+            selector.close()
+            self._selector = None
+            pool.shutdown(None if graceful else _STOP_JOIN)
+            self._waker.close()
+
+    # --------------------------------------------------------- loop steps
+
+    def _on_event(self, key: selectors.SelectorKey, mask: int) -> None:
+        data = key.data
+        if data is None:
+            self._waker.drain()
+        elif isinstance(data, _Connection):
+            if data.closed:
+                return
+            try:
+                if mask & selectors.EVENT_WRITE:
+                    self._flush(data)
+                if mask & selectors.EVENT_READ and not data.closed:
+                    self._on_readable(data)
+            except Exception:
+                self.logger.exception(
+                    "unexpected error on the connection from %s; closing it", data.remote
+                )
+                self._close(data)
+        else:
+            self._accept(data)
+
+    def _after_events(self) -> None:
+        """Handle what app threads reported: buffers to flush, responses finished."""
+        while self._want_write:
+            conn = self._want_write.popleft()
+            if not conn.closed:
+                self._update(conn)
+        while self._finished:
+            conn, keep = self._finished.popleft()
+            self._in_flight -= 1
+            if not conn.closed:
+                self._on_response_done(conn, keep)
+        self._dispatch()
+        if self._paused and not self._saturated():
+            self._resume_paused()
+
+    def _sweep(self, now: float) -> None:
+        """Apply the deadlines; retry accepting after an accept() error."""
+        if not self._accepting and self._accept_retry_at and now >= self._accept_retry_at:
+            self._accept_retry_at = 0.0
+            self._maybe_resume_accepting()
+        stopping = self._stop_handled
+        for conn in list(self._conns.values()):
+            phase = conn.phase
+            if phase in (_Phase.READY, _Phase.RUNNING) or conn.paused:
+                if stopping and conn.paused and now >= self._stop_cutoff:
+                    self._close(conn)
+                continue
+            if stopping and phase in (_Phase.HEAD, _Phase.BODY) and now >= self._stop_cutoff:
+                self._close(conn)
+            elif now < conn.deadline:
+                continue
+            elif phase is _Phase.HEAD:
+                if conn.http.buffered_head:
+                    self._reject(conn, 408, "request head timed out")
+                else:
+                    self._close(conn)  # idle: nothing was asked
+            elif phase is _Phase.BODY:
+                self._reject(conn, 408, "request body timed out")
+            else:  # FLUSH, CLOSING, LINGER: the client stopped reading or never closes
+                self._close(conn)
+
+    def _begin_stop(self) -> None:
+        self._stop_handled = True
+        self._stop_accepting()
+        if not self._graceful:
+            return  # the loop exits and closes everything
+        self._stop_cutoff = time.monotonic() + self.config.header_timeout
+        for conn in list(self._conns.values()):
+            if conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head:
+                self._close(conn)
+
+    # ---------------------------------------------------------- accepting
+
+    def _start_accepting(self) -> None:
+        assert self._selector is not None
+        if self._accepting or self._stop_handled:
+            return
+        for sock in self.listeners:
+            self._selector.register(sock, selectors.EVENT_READ, sock)
+        self._accepting = True
+
+    def _stop_accepting(self) -> None:
+        if not self._accepting or self._selector is None:
+            return
+        for sock in self.listeners:
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+        self._accepting = False
+
+    def _maybe_resume_accepting(self) -> None:
+        if (
+            not self._accepting
+            and not self._stop_handled
+            and not self._accept_retry_at
+            and len(self._conns) < self.max_connections
+        ):
+            self._start_accepting()
+
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(_ACCEPT_BATCH):
+            if len(self._conns) >= self.max_connections:
+                break
+            try:
+                sock, addr = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                break  # nothing left, or another worker took it
+            except OSError as exc:
+                # Typically EMFILE: stop accepting for a moment instead of spinning.
+                self.logger.error("accept() failed on %s: %s", listener.getsockname(), exc)
+                self._stop_accepting()
+                self._accept_retry_at = time.monotonic() + 0.5
+                return
+            self._add_connection(sock, addr, listener)
+        if len(self._conns) >= self.max_connections:
+            self._stop_accepting()
+
+    def _add_connection(self, sock: socket.socket, addr: Any, listener: socket.socket) -> None:
+        try:
+            sock.setblocking(False)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            sock.close()
+            return
+        conn_ref: list[_Connection] = []
+
+        def on_pending() -> None:  # called by the app thread, under the buffer's lock
+            self._want_write.append(conn_ref[0])
+            self._wake_loop()
+
+        out = OutputBuffer(sock, _OUTPUT_LIMIT, on_pending)
+        conn = _Connection(
+            sock,
+            self.runner.new_connection(),
+            self.runner.base_environ(listener),
+            peer_address(addr),
+            out,
+            self.config.body_timeout,
+        )
+        conn_ref.append(conn)
+        conn.deadline = time.monotonic() + self.config.header_timeout
+        self._conns[conn.fd] = conn
+        self._update(conn)
+
+    # ------------------------------------------------------------ reading
+
+    def _on_readable(self, conn: _Connection) -> None:
+        if conn.phase not in (_Phase.HEAD, _Phase.BODY, _Phase.LINGER):
+            return  # a stale event: the request was complete before this one was handled
+        if conn.phase is _Phase.HEAD and self._saturated():
+            # Every app thread is busy and the queue is full: leave this
+            # request in the socket until a thread frees up.
+            conn.paused = True
+            self._paused.append(conn)
+            self._update(conn)
+            return
+        try:
+            data = conn.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""  # a reset counts as the end of input
+        if conn.phase is _Phase.LINGER:
+            if not data:
+                self._close(conn)
+            return
+        conn.http.receive_data(data)
+        self._advance(conn)
+
+    def _advance(self, conn: _Connection) -> None:
+        """Pull events from the connection's parser until it needs more bytes."""
+        http = conn.http
+        while conn.phase in (_Phase.HEAD, _Phase.BODY):
+            try:
+                event = http.next_event()
+            except ProtocolError as exc:
+                self._reject(conn, exc.status, str(exc))
+                return
+            if event is NEED_DATA:
+                if conn.phase is _Phase.HEAD:
+                    if http.buffered_head and not conn.head_started:
+                        conn.head_started = True
+                        conn.deadline = time.monotonic() + self.config.header_timeout
+                else:
+                    interim = http.send_continue()
+                    if interim:
+                        conn.out.append(interim)
+                        self._flush(conn)
+                return
+            if type(event) is Data:
+                if conn.spool is None:
+                    conn.spool = SpoolBuffer(self.config.spool_threshold)
+                conn.spool.write(event.data)
+                conn.deadline = time.monotonic() + self.config.body_timeout
+            elif event is END_OF_MESSAGE:
+                conn.body = _NO_BODY if conn.spool is None else conn.spool.source()
+                conn.phase = _Phase.READY
+                self._update(conn)
+                self._ready.append(conn)
+                return
+            elif isinstance(event, Request):
+                conn.request = event
+                conn.phase = _Phase.BODY
+                conn.deadline = time.monotonic() + self.config.body_timeout
+            elif event is CONNECTION_CLOSED:
+                self._close(conn)
+                return
+            else:  # pragma: no cover - PAUSED cannot happen while reading
+                return
+
+    # ------------------------------------------------------- app threads
+
+    def _saturated(self) -> bool:
+        return self._in_flight + len(self._ready) >= self.threads + self.max_queued
+
+    def _dispatch(self) -> None:
+        while self._ready and self._in_flight < self.threads:
+            conn = self._ready.popleft()
+            if conn.closed:
+                continue
+            conn.phase = _Phase.RUNNING
+            self._in_flight += 1
+            assert self._pool is not None
+            self._pool.submit(conn)
+
+    def _resume_paused(self) -> None:
+        paused, self._paused = self._paused, []
+        now = time.monotonic()
+        for conn in paused:
+            if conn.closed:
+                continue
+            conn.paused = False
+            # It was readable when paused: a request is on its way; give it a full head deadline.
+            conn.head_started = True
+            conn.deadline = now + self.config.header_timeout
+            self._update(conn)
+
+    def _wake_loop(self) -> None:
+        """From an app thread, after queueing work for the loop: wake it if it sleeps.
+
+        The loop sets ``_sleeping`` before it checks the queues and blocks, so
+        either it sees the queued item or this sees the flag.
+        """
+        if self._sleeping:
+            self._waker.wake()
+
+    def _keep_alive(self) -> bool:
+        """Asked when a response head is sent: a stop that began meanwhile closes."""
+        return not self._stopping and self.config.keepalive > 0
+
+    def _run_app(self, conn: _Connection) -> None:
+        """In an app thread: answer the connection's complete request."""
+        keep = False
+        try:
+            assert conn.request is not None and conn.body is not None
+            info = self.runner.handle(
+                conn.http,
+                conn.request,
+                conn.base,
+                conn.transport,
+                conn.body,
+                conn.remote,
+                self._keep_alive,
+            )
+            keep = info.keep_alive and not info.disconnected
+        except Exception:
+            self.logger.exception("unexpected error answering a request")
+        finally:
+            if conn.spool is not None:
+                conn.spool.close()
+            conn.spool = None
+            conn.body = None
+            self._finished.append((conn, keep))
+            self._wake_loop()
+
+    # ------------------------------------------------------------ writing
+
+    def _on_response_done(self, conn: _Connection, keep: bool) -> None:
+        conn.phase = _Phase.FLUSH
+        conn.keep = keep and not self._stopping
+        conn.deadline = time.monotonic() + self.config.body_timeout
+        self._flush(conn)
+
+    def _flush(self, conn: _Connection) -> None:
+        before = len(conn.out)
+        drained = conn.out.flush()
+        if conn.out.closed:
+            self._close(conn)
+            return
+        if len(conn.out) < before and conn.phase in (_Phase.FLUSH, _Phase.CLOSING):
+            conn.deadline = time.monotonic() + self.config.body_timeout
+        if drained:
+            if conn.phase is _Phase.FLUSH:
+                self._next_request(conn)
+                return
+            if conn.phase is _Phase.CLOSING:
+                self._linger(conn)
+                return
+        self._update(conn)
+
+    def _next_request(self, conn: _Connection) -> None:
+        if not (conn.keep and conn.http.start_next_cycle()):
+            self._close(conn)
+            return
+        conn.phase = _Phase.HEAD
+        conn.request = None
+        conn.head_started = False
+        conn.deadline = time.monotonic() + self.config.keepalive
+        self._update(conn)
+        self._advance(conn)  # a pipelined request may already be buffered
+
+    def _reject(self, conn: _Connection, status: int, reason: str) -> None:
+        """Answer an error status, then close (after a linger)."""
+        self.logger.debug("rejected request (%d): %s", status, reason)
+        conn.http.close()
+        if conn.spool is not None:
+            conn.spool.close()
+            conn.spool = None
+        conn.phase = _Phase.CLOSING
+        conn.deadline = time.monotonic() + min(self.config.body_timeout, 5.0)
+        conn.out.append(self.runner.error_bytes(status))
+        self._flush(conn)
+
+    def _linger(self, conn: _Connection) -> None:
+        """Half-close, then discard input briefly so the client reads our answer, not a reset."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        conn.phase = _Phase.LINGER
+        conn.deadline = time.monotonic() + _LINGER
+        self._update(conn)
+
+    # ---------------------------------------------------------- selector
+
+    def _update(self, conn: _Connection) -> None:
+        """Register exactly the events this connection's state needs."""
+        selector = self._selector
+        if selector is None or conn.closed:
+            return
+        events = 0
+        if conn.phase in (_Phase.HEAD, _Phase.BODY, _Phase.LINGER) and not conn.paused:
+            events |= selectors.EVENT_READ
+        if len(conn.out) and conn.phase is not _Phase.LINGER:
+            events |= selectors.EVENT_WRITE
+        if events == conn.events:
+            return
+        if conn.events == 0:
+            selector.register(conn.sock, events, conn)
+        elif events == 0:
+            selector.unregister(conn.sock)
+        else:
+            selector.modify(conn.sock, events, conn)
+        conn.events = events
+
+    def _close(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        if conn.events and self._selector is not None:
+            try:
+                self._selector.unregister(conn.sock)
+            except (KeyError, ValueError):
+                pass
+            conn.events = 0
+        self._conns.pop(conn.fd, None)
+        conn.out.close()  # an app thread still writing gets ClientDisconnected
+        if conn.phase is not _Phase.RUNNING and conn.spool is not None:
+            conn.spool.close()
+            conn.spool = None
+        try:
+            conn.sock.close()
+        except OSError:
+            pass
+        self._maybe_resume_accepting()
