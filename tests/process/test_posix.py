@@ -8,6 +8,7 @@ import pwd
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -111,26 +112,34 @@ def test_resolve_user_and_group() -> None:
     set_owner()
 
 
-@pytest.mark.skipif(os.getuid() == 0, reason="root may switch to any user")
-def test_set_owner_without_permission() -> None:
-    with pytest.raises(UserError, match="cannot switch"):
-        set_owner(0, 0)
-
-
-def test_set_owner_switches_in_a_child_when_root() -> None:
-    if os.getuid() != 0:
-        pytest.skip("needs root")
-    nobody = pwd.getpwnam("nobody")
+def _in_child(body: Callable[[], int]) -> int:
+    """Run ``body`` in a forked child (so identity changes stay there); its exit code."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         code = 1
         try:
-            set_owner("nobody")
-            code = 0 if (os.getuid(), os.getgid()) == (nobody.pw_uid, nobody.pw_gid) else 2
+            code = body()
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_set_owner_switches_user_and_refuses_without_permission() -> None:
+    nobody = pwd.getpwnam("nobody")
+
+    def switch_then_try_root() -> int:
+        if os.getuid() == 0:
+            set_owner("nobody")
+            if (os.getuid(), os.getgid()) != (nobody.pw_uid, nobody.pw_gid):
+                return 2
+        try:
+            set_owner(0, 0)  # an unprivileged process may not become root
+        except UserError as exc:
+            return 0 if "cannot switch" in str(exc) else 3
+        return 4
+
+    assert _in_child(switch_then_try_root) == 0
 
 
 def test_umask_and_chdir(tmp_path: Path) -> None:

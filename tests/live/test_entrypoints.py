@@ -1,0 +1,152 @@
+"""The doors a user comes in by: the CLI in one-process mode, serve() from code, the
+demo page, and the pytest fixtures."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from .test_prefork import ROOT, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port: int, path: str = "/") -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        return data
+
+
+def answers(port: int, path: str = "/") -> bytes | None:
+    try:
+        return http_get(port, path)
+    except OSError:
+        return None
+
+
+def run_until_answered(args: list[str], port: int, path: str = "/", **kwargs):
+    """Start a command, wait for an HTTP answer, then SIGTERM; return (answer, output, code)."""
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs
+    )
+    try:
+        answer = wait_for(lambda: answers(port, path) or proc.poll() is not None, what="answer")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=20)[0].decode()
+    return answer, out, proc.returncode
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_python_m_wsgikit_serves_the_hello_example(workers):
+    port = free_port()
+    answer, out, code = run_until_answered(
+        [
+            sys.executable,
+            "-m",
+            "wsgikit",
+            "examples.hello:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            workers,
+        ],
+        port,
+    )
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"Hello, World!"), out
+    assert f"Listening at: http://127.0.0.1:{port}" in out
+    assert code == 0, out
+
+
+def test_no_app_serves_the_demo_page():
+    port = free_port()
+    answer, out, code = run_until_answered(
+        [sys.executable, "-m", "wsgikit", "-b", f"127.0.0.1:{port}", "-w", "0"], port, "/x?y"
+    )
+    assert b"wsgikit is running" in answer and b"<code>/x</code>" in answer
+    assert code == 0
+
+
+def test_serve_from_code_with_the_original_emulator_arguments(tmp_path):
+    port = free_port()
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        from wsgikit import run
+        raise SystemExit(run(
+            app="examples.api:application",
+            bind="127.0.0.1:{port}",
+            workers=1,
+            worker_connections=100,
+            daemon=False,
+            timeout=30,
+            log_level="debug",
+        ))
+    """)
+    )
+    answer, out, code = run_until_answered([sys.executable, str(script)], port, "/users")
+    assert b'"Alice"' in answer, out
+    assert code == 0
+
+
+def test_ctrl_c_stops_the_one_process_server():
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wsgikit",
+            "examples.hello:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: answers(port), what="answer")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=20)[0].decode()
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out
+
+
+def test_wsgikit_server_fixture(wsgikit_server):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"from the fixture"]
+
+    server = wsgikit_server(app)
+    assert server.get("/").body == b"from the fixture"
+    threaded = wsgikit_server(app, threads=4)
+    assert threaded.get("/").body == b"from the fixture"
+
+
+@pytest.fixture
+def wsgi_app():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    return app
+
+
+def test_live_server_fixture_serves_wsgi_app(live_server):
+    assert live_server.get("/hi").body == b"/hi"
+    assert live_server.url.startswith("http://127.0.0.1:")

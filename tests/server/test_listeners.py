@@ -1,0 +1,77 @@
+"""Bind addresses: what parses, what is refused with one clear line."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from wsgikit.server import Address, BindError, open_listeners, parse_bind
+from wsgikit.server.listeners import close_listeners, describe, systemd_sockets
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:8000", Address("tcp", host="127.0.0.1", port=8000)),
+        ("localhost:0", Address("tcp", host="localhost", port=0)),
+        (":9000", Address("tcp", host="0.0.0.0", port=9000)),
+        ("9000", Address("tcp", host="0.0.0.0", port=9000)),
+        ("example.org", Address("tcp", host="example.org", port=8000)),
+        ("[::1]:8080", Address("tcp", host="::1", port=8080)),
+        ("[::1]", Address("tcp", host="::1", port=8000)),
+        ("unix:/tmp/app.sock", Address("unix", path="/tmp/app.sock")),
+        ("unix:///tmp/app.sock", Address("unix", path="/tmp/app.sock")),
+        ("fd://3", Address("fd", fd=3)),
+    ],
+)
+def test_valid_binds(text, expected):
+    assert parse_bind(text) == expected
+    assert parse_bind(str(expected)) == expected  # str() round-trips
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1.2.3.4:x", "[::1", "[::1]x", "::1:80", "host:70000", "unix:", "fd://x", "fd://-1", ":"],
+)
+def test_malformed_binds_say_what_was_expected(text):
+    with pytest.raises(BindError) as info:
+        parse_bind(text)
+    message = str(info.value)
+    assert "\n" not in message and repr(text) in message
+
+
+def test_port_in_use_is_one_line():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(
+            BindError, match=f"cannot listen on 127.0.0.1:{port}: address already in use"
+        ):
+            open_listeners([f"127.0.0.1:{port}"])
+    finally:
+        taken.close()
+
+
+def test_several_listeners_and_describe(tmp_path):
+    path = str(tmp_path / "s.sock")
+    socks = open_listeners(["127.0.0.1:0", f"unix:{path}"])
+    try:
+        assert describe(socks[0]).startswith("http://127.0.0.1:")
+        assert describe(socks[1]) == f"unix:{path}"
+    finally:
+        close_listeners(socks)
+
+
+def test_a_failed_bind_closes_the_ones_already_open(tmp_path):
+    regular = tmp_path / "file"
+    regular.write_text("not a socket")
+    with pytest.raises(BindError, match="not a socket"):
+        open_listeners(["127.0.0.1:0", f"unix:{regular}"])
+
+
+def test_systemd_sockets_only_for_this_pid():
+    assert systemd_sockets({"LISTEN_PID": "1", "LISTEN_FDS": "1"}, pid=2) == []
+    assert systemd_sockets({}) == []
