@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 
 import pytest
@@ -229,3 +230,50 @@ def test_malformed_request_over_a_socket(case: Case, corpus_servers):
     assert data.startswith(b"HTTP/1.1 %d " % case.status), data[:200]
     assert data.count(b"HTTP/1.1 ") == 1, "something after the rejected request was answered"
     assert b"SMUGGLED" not in data
+
+
+def test_an_idle_keep_alive_client_does_not_starve_a_new_one(wsgikit_server):
+    server = wsgikit_server(apps.echo, keepalive=30)
+    with RawClient(server.port) as holder:
+        holder.send(GET % b"first")
+        assert holder.read_response()[0] == 200  # now idle, allowed to stay 30 s
+        start = time.monotonic()
+        assert server.get("/newcomer", timeout=5).status == 200
+        assert time.monotonic() - start < 2
+        assert holder.closed_by_server(5)  # the idle one was given up for the newcomer
+
+
+def test_a_busy_keep_alive_client_does_not_starve_a_new_one(wsgikit_server):
+    server = wsgikit_server(apps.echo, keepalive=30)
+    done = threading.Event()
+    served: list[int] = []
+
+    def hog() -> None:
+        with RawClient(server.port) as c:
+            try:
+                while not done.is_set():
+                    c.send(GET % b"hog")
+                    status, headers, _ = c.read_response()
+                    served.append(status)
+                    if headers.get("connection") == "close":
+                        return
+            except (ConnectionError, OSError):
+                return
+
+    thread = threading.Thread(target=hog)
+    thread.start()
+    try:
+        wait_until(lambda: len(served) > 20)
+        start = time.monotonic()
+        assert server.get("/newcomer", timeout=5).status == 200
+        assert time.monotonic() - start < 2
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)

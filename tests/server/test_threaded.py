@@ -478,3 +478,37 @@ def test_saturated_pool_still_answers_every_request() -> None:
             gate.release()
         bodies = [client.read_response().body for client in clients]
         assert bodies == [f"/{i}".encode() for i in range(12)]
+
+
+def test_saturated_worker_serves_waiting_connections_in_turn() -> None:
+    """With every app thread busy, waiting keep-alive clients are served first come,
+    first served: none waits for long while others get served over and over."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        time.sleep(0.002)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    worst: list[float] = []
+    stop = threading.Event()
+    with serve(app, threads=1, keepalive=30) as live:
+        clients = [live.connect() for _ in range(12)]
+
+        def loop(client: Client) -> None:
+            longest = 0.0
+            while not stop.is_set():
+                start = time.monotonic()
+                assert client.get("/").status == 200
+                longest = max(longest, time.monotonic() - start)
+            worst.append(longest)
+
+        threads = [threading.Thread(target=loop, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        time.sleep(2.0)  # the load itself: how long the clients keep asking
+        stop.set()
+        for t in threads:
+            t.join(DEADLINE)
+    assert len(worst) == 12
+    # 12 clients on one thread at ~2 ms each: a fair turn is ~30 ms; allow plenty.
+    assert max(worst) < 0.5, sorted(worst)

@@ -43,29 +43,41 @@ class _Stalled(Exception):
 
 
 class _Wait:
-    """Waits for a socket to become readable, or for the server's wake-up."""
+    """Waits for a socket to become readable, or for a reason to give up waiting.
 
-    def __init__(self, sock: socket.socket, waker: Waker) -> None:
-        self._poll = select.poll()
-        self._poll.register(sock, select.POLLIN)
-        self._waker_fd = waker.fileno()
-        self._poll.register(self._waker_fd, select.POLLIN)
+    Between requests (``idle``) it also watches the listening sockets: a sync
+    worker holding an idle keep-alive connection while another client waits to
+    connect would starve that client, so the idle connection is given up.
+    """
+
+    def __init__(self, sock: socket.socket, waker: Waker, listeners: list[socket.socket]) -> None:
         self._sock_fd = sock.fileno()
+        self._waker_fd = waker.fileno()
+        self._busy = select.poll()
+        self._idle = select.poll()
+        for poll in (self._busy, self._idle):
+            poll.register(self._sock_fd, select.POLLIN)
+            poll.register(self._waker_fd, select.POLLIN)
+        for listener in listeners:
+            self._idle.register(listener.fileno(), select.POLLIN)
 
-    def readable(self, timeout: float) -> bool | None:
-        """True: socket readable; False: timed out; None: woken up (stop requested).
+    def readable(self, timeout: float, idle: bool = False) -> bool | None:
+        """True: socket readable; False: timed out; None: a stop was requested, or
+        (when idle) a client waits to connect.
 
-        A stop is reported once; the wake-up channel is then no longer watched
-        (it stays readable), so later waits block on the socket alone.
+        Mid-request, a stop is reported once; the wake-up channel is then no
+        longer watched (it stays readable), so later waits block on the socket.
         """
-        ready = self._poll.poll(max(0.0, timeout) * 1000)
+        poll = self._idle if idle else self._busy
+        ready = poll.poll(max(0.0, timeout) * 1000)
         fds = {fd for fd, _ in ready}
         if self._sock_fd in fds:
             return True
-        if self._waker_fd in fds:
-            self._poll.unregister(self._waker_fd)
-            return None
-        return False
+        if not fds:
+            return False
+        if not idle and self._waker_fd in fds:
+            self._busy.unregister(self._waker_fd)
+        return None
 
 
 class SocketTransport:
@@ -143,11 +155,12 @@ def receive(
 ) -> bool:
     """Wait for bytes until ``deadline`` and feed them to ``conn``.
 
-    Returns False on timeout, or when woken for a stop with ``stop_on_wake``.
+    Returns False on timeout, or, with ``stop_on_wake`` (an idle wait between
+    requests), when a stop is requested or another client waits to connect.
     A reset connection counts as end of input.
     """
     while True:
-        ready = wait.readable(deadline - time.monotonic())
+        ready = wait.readable(deadline - time.monotonic(), idle=stop_on_wake)
         if ready is None:
             if stop_on_wake:
                 return False
@@ -194,6 +207,9 @@ class SyncServer:
         self.logger = self.runner.logger
         self.monitor = self.runner.monitor
         self._waker = Waker()
+        self._listen_poll = select.poll()
+        for sock in listeners:
+            self._listen_poll.register(sock.fileno(), select.POLLIN)
         self._stopping = False
         self._graceful = True
 
@@ -213,7 +229,8 @@ class SyncServer:
         return self._stopping
 
     def _keep_alive(self) -> bool:
-        return not self._stopping
+        """Keep the connection only while nobody else waits to connect (fairness)."""
+        return not self._stopping and not self._listen_poll.poll(0)
 
     def serve_forever(self) -> None:
         selector = selectors.DefaultSelector()
@@ -262,7 +279,7 @@ class SyncServer:
         config = self.config
         runner = self.runner
         conn = runner.new_connection()
-        wait = _Wait(client, self._waker)
+        wait = _Wait(client, self._waker, self.listeners)
         transport = SocketTransport(client, self.monitor)
         base = runner.base_environ(listener)
         remote = peer_address(addr)

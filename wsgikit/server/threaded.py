@@ -132,6 +132,7 @@ class _Connection:
         "deadline",
         "head_started",
         "paused",
+        "admitted",
         "closed",
         "events",
         "request",
@@ -160,6 +161,7 @@ class _Connection:
         self.deadline = 0.0
         self.head_started = True  # a new connection's head deadline runs from the accept
         self.paused = False
+        self.admitted = False  # resumed from the paused queue: may read ahead of it
         self.closed = False
         self.events = 0  # what the selector watches for
         self.request: Request | None = None
@@ -255,7 +257,9 @@ class ThreadedServer:
         self._pool: _AppThreads | None = None
         self._conns: dict[int, _Connection] = {}
         self._ready: collections.deque[_Connection] = collections.deque()
-        self._paused: list[_Connection] = []
+        # Connections with a request waiting in their socket, first come first served.
+        self._paused: collections.deque[_Connection] = collections.deque()
+        self._admitted = 0  # resumed connections whose request is not complete yet
         self._in_flight = 0
         self._accepting = False
         self._accept_retry_at = 0.0
@@ -488,9 +492,9 @@ class ThreadedServer:
     def _on_readable(self, conn: _Connection) -> None:
         if conn.phase not in (_Phase.HEAD, _Phase.BODY, _Phase.LINGER):
             return  # a stale event: the request was complete before this one was handled
-        if conn.phase is _Phase.HEAD and self._saturated():
-            # Every app thread is busy and the queue is full: leave this
-            # request in the socket until a thread frees up.
+        if conn.phase is _Phase.HEAD and not conn.admitted and (self._saturated() or self._paused):
+            # Every app thread is busy and the queue is full (or others already
+            # wait their turn): leave this request in the socket, in line.
             conn.paused = True
             self._paused.append(conn)
             self._update(conn)
@@ -535,6 +539,7 @@ class ThreadedServer:
                 conn.deadline = time.monotonic() + self.config.body_timeout
             elif event is END_OF_MESSAGE:
                 conn.body = _NO_BODY if conn.spool is None else conn.spool.source()
+                self._unadmit(conn)
                 conn.phase = _Phase.READY
                 self._update(conn)
                 self._ready.append(conn)
@@ -565,16 +570,26 @@ class ThreadedServer:
             self._pool.submit(conn)
 
     def _resume_paused(self) -> None:
-        paused, self._paused = self._paused, []
+        """Let waiting connections be read again, oldest first, as many as there is room for."""
+        room = self.threads + self.max_queued - self._in_flight - len(self._ready) - self._admitted
         now = time.monotonic()
-        for conn in paused:
+        while self._paused and room > 0:
+            conn = self._paused.popleft()
             if conn.closed:
                 continue
+            room -= 1
             conn.paused = False
+            conn.admitted = True
+            self._admitted += 1
             # It was readable when paused: a request is on its way; give it a full head deadline.
             conn.head_started = True
             conn.deadline = now + self.config.header_timeout
             self._update(conn)
+
+    def _unadmit(self, conn: _Connection) -> None:
+        if conn.admitted:
+            conn.admitted = False
+            self._admitted -= 1
 
     def _wake_loop(self) -> None:
         """From an app thread, after queueing work for the loop: wake it if it sleeps.
@@ -699,6 +714,7 @@ class ThreadedServer:
         if conn.closed:
             return
         conn.closed = True
+        self._unadmit(conn)
         if conn.events and self._selector is not None:
             try:
                 self._selector.unregister(conn.sock)
