@@ -36,6 +36,7 @@ __all__ = ["SyncServer", "SocketTransport", "SocketBody"]
 
 _RECV = 65536
 _DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection alive
+_CLOSE_GRACE = 0.02  # seconds to wait for a request already on its way before closing
 
 
 class _Stalled(Exception):
@@ -161,9 +162,14 @@ def receive(
     """
     while True:
         ready = wait.readable(deadline - time.monotonic(), idle=stop_on_wake)
-        if ready is None:
-            if stop_on_wake:
+        if ready is None and stop_on_wake:
+            # Give the idle connection up, unless its next request is already on
+            # the way: closing under it would race the client (a reset, a lost
+            # request); that request is answered with Connection: close instead.
+            ready = wait.readable(_CLOSE_GRACE) or None
+            if ready is None:
                 return False
+        if ready is None:
             if time.monotonic() >= deadline:
                 return False
             continue  # woken for a stop: finish the request in flight first

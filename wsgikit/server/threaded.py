@@ -161,7 +161,7 @@ class _Connection:
         self.deadline = 0.0
         self.head_started = True  # a new connection's head deadline runs from the accept
         self.paused = False
-        self.admitted = False  # resumed from the paused queue: may read ahead of it
+        self.admitted = False  # resumed from the paused queue: may read once ahead of it
         self.closed = False
         self.events = 0  # what the selector watches for
         self.request: Request | None = None
@@ -259,7 +259,7 @@ class ThreadedServer:
         self._ready: collections.deque[_Connection] = collections.deque()
         # Connections with a request waiting in their socket, first come first served.
         self._paused: collections.deque[_Connection] = collections.deque()
-        self._admitted = 0  # resumed connections whose request is not complete yet
+        self._admitted = 0  # resumed connections not read yet (each may bring a request)
         self._in_flight = 0
         self._accepting = False
         self._accept_retry_at = 0.0
@@ -522,6 +522,10 @@ class ThreadedServer:
                 self._reject(conn, exc.status, str(exc))
                 return
             if event is NEED_DATA:
+                # An admission lets a connection read what it has; a partial
+                # message (a slow client) gives the turn back instead of holding
+                # room that complete requests from others could use.
+                self._unadmit(conn)
                 if conn.phase is _Phase.HEAD:
                     if http.buffered_head and not conn.head_started:
                         conn.head_started = True
