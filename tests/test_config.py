@@ -25,7 +25,7 @@ def test_defaults() -> None:
     c = Config()
     assert c.bind == ("127.0.0.1:8000",)
     assert c.workers is None
-    assert c.worker_class == "auto"
+    assert c.worker_class == "threaded"
     assert c.threads == 1
     assert c.timeout == 30.0
     assert c.graceful_timeout == 30.0
@@ -192,10 +192,11 @@ def test_default_workers_with_explicit_environ() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "kind"),
     [
-        ({}, "sync"),
-        ({"threads": 1}, "sync"),
+        ({}, "threaded"),
+        ({"threads": 1}, "threaded"),
         ({"threads": 4}, "threaded"),
-        ({"worker_class": "sync", "threads": 4}, "sync"),
+        ({"worker_class": "sync"}, "sync"),
+        ({"worker_class": "sync", "threads": 4}, "threaded"),
         ({"worker_class": "threaded"}, "threaded"),
         ({"worker_class": "gthread"}, "threaded"),
     ],

@@ -277,12 +277,13 @@ class Config:
         section="worker processes",
     )
     worker_class: str = setting(
-        "auto",
+        "threaded",
         "-k",
         "--worker-class",
         metavar="STRING",
-        help="Worker type: sync, threaded (alias gthread), or auto (threaded when --threads > 1).",
-        convert=_choice("auto", "sync", "threaded", aliases={"gthread": "threaded"}),
+        help="Worker type: threaded (alias gthread; slow clients never hold an app thread) "
+        "or sync (one connection at a time). sync with --threads > 1 runs threaded.",
+        convert=_choice("sync", "threaded", aliases={"gthread": "threaded"}),
         section="worker processes",
     )
     threads: int = setting(
@@ -626,10 +627,8 @@ class Config:
 
     @property
     def resolved_worker_class(self) -> str:
-        """``sync`` or ``threaded``; ``auto`` picks threaded when threads > 1."""
-        if self.worker_class == "auto":
-            return "threaded" if self.threads > 1 else "sync"
-        return self.worker_class
+        """``sync`` or ``threaded``; as in Gunicorn, sync with threads > 1 runs threaded."""
+        return "threaded" if self.threads > 1 else self.worker_class
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed (validated like the original)."""

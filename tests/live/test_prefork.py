@@ -90,8 +90,9 @@ def prefork():
         server.stop()
 
 
-def test_killed_worker_is_replaced_and_requests_keep_being_answered(prefork):
-    server = prefork(workers=2)
+@pytest.mark.parametrize("worker_class", ["threaded", "sync"])
+def test_killed_worker_is_replaced_and_requests_keep_being_answered(prefork, worker_class):
+    server = prefork(workers=2, worker_class=worker_class)
     master = server.process.pid
     with RequestLoop(server) as loop:
         wait_for(lambda: loop.ok > 5, what="first answers")
@@ -109,8 +110,9 @@ def test_killed_worker_is_replaced_and_requests_keep_being_answered(prefork):
     assert f"worker {victim}" in log and "SIGKILL" in log
 
 
-def test_request_longer_than_timeout_kills_the_worker_with_a_stack_dump(prefork):
-    server = prefork(workers=1, timeout=1)
+@pytest.mark.parametrize("worker_class", ["threaded", "sync"])
+def test_request_longer_than_timeout_kills_the_worker_with_a_stack_dump(prefork, worker_class):
+    server = prefork(workers=1, timeout=1, worker_class=worker_class)
     master = server.process.pid
     (old,) = children(master)
     with pytest.raises((ConnectionError, http.client.HTTPException)):
@@ -122,8 +124,9 @@ def test_request_longer_than_timeout_kills_the_worker_with_a_stack_dump(prefork)
     assert "time.sleep" in log or "in service" in log, log[-3000:]  # faulthandler's dump
 
 
-def test_term_lets_a_request_in_flight_finish_and_the_master_exits_0(prefork):
-    server = prefork(workers=1)
+@pytest.mark.parametrize("worker_class", ["threaded", "sync"])
+def test_term_lets_a_request_in_flight_finish_and_the_master_exits_0(prefork, worker_class):
+    server = prefork(workers=1, worker_class=worker_class)
     result: dict[str, object] = {}
 
     def slow() -> None:
@@ -139,8 +142,9 @@ def test_term_lets_a_request_in_flight_finish_and_the_master_exits_0(prefork):
     assert server.process.wait(15) == 0
 
 
-def test_hup_under_load_gives_new_workers_and_no_failed_request(prefork):
-    server = prefork(workers=2)
+@pytest.mark.parametrize("worker_class", ["threaded", "sync"])
+def test_hup_under_load_gives_new_workers_and_no_failed_request(prefork, worker_class):
+    server = prefork(workers=2, worker_class=worker_class)
     master = server.process.pid
     old = children(master)
     with RequestLoop(server) as loop:

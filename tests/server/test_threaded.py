@@ -444,7 +444,10 @@ def test_idle_keep_alive_connection_is_closed() -> None:
         assert 0.2 < time.monotonic() - start < 2.0
 
 
-def test_environ_is_multithreaded() -> None:
+@pytest.mark.parametrize(("threads", "multithread"), [(1, False), (4, True)])
+def test_environ_says_whether_the_app_runs_in_several_threads(
+    threads: int, multithread: bool
+) -> None:
     seen: dict[str, Any] = {}
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
@@ -452,9 +455,9 @@ def test_environ_is_multithreaded() -> None:
         start_response("200 OK", [])
         return [b""]
 
-    with serve(app) as live:
+    with serve(app, threads=threads) as live:
         assert live.connect().get().status == 200
-    assert seen["wsgi.multithread"] is True
+    assert seen["wsgi.multithread"] is multithread
 
 
 def test_saturated_pool_still_answers_every_request() -> None:

@@ -83,6 +83,8 @@ _HEARTBEAT = 0.5  # seconds between monitor.notify() calls
 _LINGER = 0.5  # seconds an error response is given before the socket closes
 _STOP_JOIN = 1.0  # seconds a fast stop waits for app threads
 
+_FRESH_GRACE = 1.0  # seconds a never-used connection gets to send its request at a stop
+
 
 class _EmptyBody:
     """The body source of a request without a body (shared: it holds no state)."""
@@ -133,6 +135,7 @@ class _Connection:
         "head_started",
         "paused",
         "admitted",
+        "served",
         "closed",
         "events",
         "request",
@@ -162,6 +165,7 @@ class _Connection:
         self.head_started = True  # a new connection's head deadline runs from the accept
         self.paused = False
         self.admitted = False  # resumed from the paused queue: may read once ahead of it
+        self.served = 0  # responses sent on this connection
         self.closed = False
         self.events = 0  # what the selector watches for
         self.request: Request | None = None
@@ -238,7 +242,8 @@ class ThreadedServer:
             logger=logger,
             access_log=access_log,
             monitor=monitor,
-            multithread=True,
+            # One app thread never runs the app twice at once (PEP 3333's meaning).
+            multithread=config is not None and config.threads > 1,
             multiprocess=multiprocess,
         )
         self.logger = self.runner.logger
@@ -407,10 +412,16 @@ class ThreadedServer:
         self._stop_accepting()
         if not self._graceful:
             return  # the loop exits and closes everything
-        self._stop_cutoff = time.monotonic() + self.config.header_timeout
+        now = time.monotonic()
+        self._stop_cutoff = now + self.config.header_timeout
         for conn in list(self._conns.values()):
             if conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head:
-                self._close(conn)
+                if conn.served:
+                    self._close(conn)  # idle keep-alive: the client must expect this
+                else:
+                    # Accepted a moment ago: its first request is surely on the way,
+                    # and closing now would reset it. Give it a short while.
+                    conn.deadline = min(conn.deadline, now + _FRESH_GRACE)
 
     # ---------------------------------------------------------- accepting
 
@@ -636,6 +647,7 @@ class ThreadedServer:
     # ------------------------------------------------------------ writing
 
     def _on_response_done(self, conn: _Connection, keep: bool) -> None:
+        conn.served += 1
         conn.phase = _Phase.FLUSH
         conn.keep = keep and not self._stopping
         conn.deadline = time.monotonic() + self.config.body_timeout
