@@ -88,3 +88,15 @@ def service(environ: dict[str, Any], start_response: StartResponse) -> Iterable[
         body = b"ok"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+IMPORTED_IN = __import__("os").getpid()  # the process that imported this module
+
+
+def where_imported(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Answers ``<pid that imported the app> <pid serving the request>``."""
+    import os
+
+    body = f"{IMPORTED_IN} {os.getpid()}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]

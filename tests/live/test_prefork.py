@@ -233,3 +233,25 @@ def test_gunicorn_conf_py_is_accepted(tmp_path):
     log = server.log_text()
     assert "on_starting hook ran" in log
     assert "worker_tmp_dir" in log  # accepted with a warning saying it has no effect
+
+
+@pytest.mark.parametrize("preload", [True, False])
+def test_preload_app_loads_once_in_the_master(prefork, preload):
+    server = prefork("tests.apps:where_imported", workers=2, preload_app=preload)
+    imported, serving = map(int, server.get("/").body.split())
+    if preload:
+        assert imported == server.process.pid  # loaded before forking
+    else:
+        assert imported == serving  # each worker loads its own
+
+
+def test_process_titles_name_master_and_workers(prefork):
+    server = prefork(workers=1)
+    master = server.process.pid
+    (worker,) = children(master)
+
+    def title(pid: int) -> str:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+    assert title(master).startswith(f"wsgikit: master [{SERVICE}]")
+    assert title(worker).startswith(f"wsgikit: worker [{SERVICE}]")
