@@ -11,6 +11,7 @@ within ``header_timeout``, an idle keep-alive connection is closed after
 from __future__ import annotations
 
 import logging
+import math
 import select
 import selectors
 import socket
@@ -37,6 +38,7 @@ __all__ = ["SyncServer", "SocketTransport", "SocketBody"]
 _RECV = 65536
 _DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection alive
 _CLOSE_GRACE = 0.02  # seconds to wait for a request already on its way before closing
+_FRESH_GRACE = 1.0  # seconds a just-accepted connection gets to send its request at a stop
 
 
 class _Stalled(Exception):
@@ -152,12 +154,18 @@ class SocketBody:
 
 
 def receive(
-    conn: HTTPConnection, sock: socket.socket, wait: _Wait, deadline: float, stop_on_wake: bool
+    conn: HTTPConnection,
+    sock: socket.socket,
+    wait: _Wait,
+    deadline: float,
+    stop_on_wake: bool,
+    wake_grace: float = math.inf,
 ) -> bool:
     """Wait for bytes until ``deadline`` and feed them to ``conn``.
 
     Returns False on timeout, or, with ``stop_on_wake`` (an idle wait between
     requests), when a stop is requested or another client waits to connect.
+    Otherwise a stop shortens the wait to ``wake_grace`` seconds from then.
     A reset connection counts as end of input.
     """
     while True:
@@ -170,6 +178,7 @@ def receive(
             if ready is None:
                 return False
         if ready is None:
+            deadline = min(deadline, time.monotonic() + wake_grace)
             if time.monotonic() >= deadline:
                 return False
             continue  # woken for a stop: finish the request in flight first
@@ -291,6 +300,7 @@ class SyncServer:
         remote = peer_address(addr)
         idle_deadline = time.monotonic() + config.header_timeout
         head_deadline: float | None = None
+        fresh = True  # no request yet: the client surely means to send one
         while True:
             try:
                 event = conn.next_event()
@@ -300,19 +310,26 @@ class SyncServer:
             if event is NEED_DATA:
                 if conn.buffered_head and head_deadline is None:
                     head_deadline = time.monotonic() + config.header_timeout
-                idle = head_deadline is None
-                deadline = idle_deadline if idle else head_deadline
-                assert deadline is not None
+                # Idle between keep-alive requests, a stop or a waiting client ends
+                # the wait. A connection accepted a moment ago is not idle: closing
+                # it would reset the request it is sending; at a stop it gets a
+                # short grace instead.
+                idle = head_deadline is None and not fresh
+                deadline = idle_deadline if head_deadline is None else head_deadline
                 if idle and self._stopping:
                     return
-                if not receive(conn, client, wait, deadline, stop_on_wake=idle):
-                    if not idle and time.monotonic() >= deadline:
+                if self._stopping:
+                    deadline = min(deadline, time.monotonic() + _FRESH_GRACE)
+                grace = _FRESH_GRACE if fresh else math.inf
+                if not receive(conn, client, wait, deadline, stop_on_wake=idle, wake_grace=grace):
+                    if head_deadline is not None and time.monotonic() >= deadline:
                         self._reject(client, ProtocolError("request head timed out", 408))
                     return
                 continue
             if event is CONNECTION_CLOSED or not isinstance(event, Request):
                 return
             head_deadline = None
+            fresh = False
             body = SocketBody(conn, client, wait, config.body_timeout)
             info = runner.handle(conn, event, base, transport, body, remote, self._keep_alive)
             if not info.keep_alive or self._stopping:
