@@ -282,7 +282,7 @@ def test_load_gunicorn_config_file(conf_file: Path) -> None:
 def test_config_file_warnings(conf_file: Path) -> None:
     _values, warnings = load_config_file(str(conf_file))
     text = "\n".join(warnings)
-    assert any("statsd_host" in w and "unknown" in w for w in warnings)
+    assert any("statsd_host" in w and "statsd metrics are not supported" in w for w in warnings)
     assert any("capture_output" in w and "no effect" in w for w in warnings)
     assert all(str(conf_file) in w for w in warnings)
     for quiet in ("shared_helper", "_helper", "_private", "multiprocessing", "NotASetting"):
@@ -356,3 +356,19 @@ def test_every_setting_is_declared_consistently() -> None:
         if spec.cli:
             assert spec.flags and all(f.startswith("-") for f in spec.flags)
             assert spec.help
+
+
+def test_tls_settings_in_a_gunicorn_conf_are_refused_not_ignored(tmp_path: Path) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("bind = '0.0.0.0:443'\ncertfile = 'server.crt'\n")
+    with pytest.raises(ConfigError, match="setting 'certfile': TLS is not supported yet"):
+        load_config_file(str(conf))
+
+
+def test_settings_without_effect_are_named_with_the_reason(tmp_path: Path) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("worker_tmp_dir = '/dev/shm'\nreload = True\n")
+    values, warnings = load_config_file(str(conf))
+    assert values == {}
+    assert any("'worker_tmp_dir' has no effect" in w and "shared memory" in w for w in warnings)
+    assert any("'reload' has no effect" in w for w in warnings)

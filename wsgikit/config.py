@@ -570,31 +570,6 @@ class Config:
         section="logging",
         cli=False,
     )
-    # --- TLS and proxies
-    certfile: str | None = setting(
-        None,
-        "--certfile",
-        metavar="FILE",
-        help="TLS certificate file.",
-        convert=_opt_str,
-        section="tls",
-    )
-    keyfile: str | None = setting(
-        None,
-        "--keyfile",
-        metavar="FILE",
-        help="TLS private key file.",
-        convert=_opt_str,
-        section="tls",
-    )
-    forwarded_allow_ips: str = setting(
-        "127.0.0.1,::1",
-        "--forwarded-allow-ips",
-        metavar="IPS",
-        help="Proxies trusted for X-Forwarded-* headers ('*' for all).",
-        convert=_str,
-        section="tls",
-    )
     # --- hooks (config file or keyword arguments only)
     on_starting: Callable[..., Any] | None = _hook_field()
     when_ready: Callable[..., Any] | None = _hook_field()
@@ -662,8 +637,25 @@ def _settings() -> dict[str, Setting]:
 SETTINGS: Mapping[str, Setting] = _settings()
 """Every setting by name, in declaration order."""
 
-# Gunicorn settings we read under another name, or accept but that have no effect here.
-GUNICORN_ALIASES: Mapping[str, str] = {"worker_tmp_dir": "", "reload": "", "capture_output": ""}
+# Gunicorn settings accepted in a config file that have no effect here, and why.
+NO_EFFECT: Mapping[str, str] = {
+    "worker_tmp_dir": "heartbeats go through shared memory, not files",
+    "capture_output": "",
+    "reload": "code reloading is not supported; send HUP to reload",
+    "reload_engine": "code reloading is not supported; send HUP to reload",
+    "sendfile": "wsgi.file_wrapper responses always use sendfile() when they can",
+    "statsd_host": "statsd metrics are not supported",
+    "statsd_prefix": "statsd metrics are not supported",
+    "syslog": "syslog is not supported; use --log-config",
+    "spew": "",
+}
+
+# Gunicorn settings that wsgikit refuses rather than silently ignoring: serving
+# plain HTTP where the user configured TLS would be worse than not starting.
+REFUSED: Mapping[str, str] = dict.fromkeys(
+    ("certfile", "keyfile", "ca_certs", "ssl_version", "cert_reqs", "ciphers", "ssl_context"),
+    "TLS is not supported yet: terminate TLS in a proxy (e.g. nginx) in front of wsgikit",
+)
 
 
 def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -702,8 +694,11 @@ def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
             continue
         if name in SETTINGS:
             values[name] = value
-        elif name in GUNICORN_ALIASES:
-            warnings.append(f"{path}: setting '{name}' has no effect in wsgikit; ignored")
+        elif name in REFUSED:
+            raise ConfigError(name, REFUSED[name])
+        elif name in NO_EFFECT:
+            why = f" ({NO_EFFECT[name]})" if NO_EFFECT[name] else ""
+            warnings.append(f"{path}: setting '{name}' has no effect in wsgikit{why}; ignored")
         elif callable(value):
             continue  # a helper function defined in the file
         else:

@@ -93,7 +93,7 @@ class AppRunner:
             info = ServerInfo(
                 server_name=server_name,
                 server_port=server_port,
-                url_scheme="https" if self.config.certfile else "http",
+                url_scheme="http",
                 root_path=self.config.root_path.rstrip("/"),
                 multithread=self.multithread,
                 multiprocess=self.multiprocess,
