@@ -45,22 +45,16 @@ def make_server(
     access_log: AccessLog | None = None,
     multiprocess: bool = False,
 ) -> Any:
-    """Build the worker loop the config asks for (sync or threaded), not started."""
-    config = config or Config()
-    kind = config.resolved_worker_class
-    if kind == "threaded":
-        from .server.threaded import ThreadedServer
+    """Build the worker loop the config asks for (sync or threaded), not started.
 
-        return ThreadedServer(
-            app,
-            listeners,
-            config,
-            monitor=monitor,
-            logger=logger,
-            access_log=access_log,
-            multiprocess=multiprocess,
-        )
-    return SyncServer(
+    Both kinds offer ``serve_forever()`` and ``stop(graceful=True)``.
+    """
+    from .server.threaded import ThreadedServer
+
+    config = config or Config()
+    loop_class: type[SyncServer] | type[ThreadedServer]
+    loop_class = ThreadedServer if config.resolved_worker_class == "threaded" else SyncServer
+    return loop_class(
         app,
         listeners,
         config,
@@ -216,7 +210,8 @@ def _in_main_thread() -> bool:
 
 
 def _install_signals(server: Any, logs: Logs) -> Callable[[], None]:
-    """TERM: graceful stop; INT/QUIT: fast stop (a second one exits now); USR1: reopen logs."""
+    """TERM: graceful stop; INT/QUIT: fast stop (a second INT exits now); USR1: reopen
+    logs; HUP, TTIN, TTOU, USR2: logged and ignored (they need the supervisor)."""
     previous: dict[int, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
@@ -231,11 +226,22 @@ def _install_signals(server: Any, logs: Logs) -> Callable[[], None]:
     def reopen(signum: int, frame: Any) -> None:
         logs.reopen()
 
+    def needs_workers(signum: int, frame: Any) -> None:
+        # Without this, HUP would kill the process and TTIN/TTOU stop it.
+        logs.error.warning(
+            "Received %s: it needs the supervisor (workers >= 1); ignored",
+            signal.Signals(signum).name,
+        )
+
     handlers: dict[int, Callable[[int, Any], None]] = {
         signal.SIGTERM: stop,
         signal.SIGINT: stop,
         signal.SIGQUIT: stop,
         signal.SIGUSR1: reopen,
+        signal.SIGHUP: needs_workers,
+        signal.SIGTTIN: needs_workers,
+        signal.SIGTTOU: needs_workers,
+        signal.SIGUSR2: needs_workers,
     }
     for signum, handler in handlers.items():
         previous[signum] = signal.signal(signum, handler)

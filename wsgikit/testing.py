@@ -68,7 +68,8 @@ class LiveServer:
     ``workers=0`` (the default) runs in a thread; ``workers >= 1`` runs
     ``python -m wsgikit`` in a subprocess. Other keyword arguments are settings
     of :class:`~wsgikit.config.Config` (thread mode) or CLI flags spelled as
-    setting names (subprocess mode, e.g. ``threads=4``).
+    setting names (subprocess mode, e.g. ``threads=4``); ``env`` and ``cwd``
+    apply to the subprocess.
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class LiveServer:
         host: str = "127.0.0.1",
         startup_timeout: float = 15.0,
         env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
         **settings: Any,
     ) -> None:
         self.app = app
@@ -87,6 +89,7 @@ class LiveServer:
         self.port = 0
         self.startup_timeout = startup_timeout
         self.env = env
+        self.cwd = cwd
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
         self._server: Any = None
@@ -174,6 +177,7 @@ class LiveServer:
                 env=env,
                 start_new_session=True,
                 pass_fds=(fd,),
+                cwd=self.cwd,
             )
         finally:
             listener.close()

@@ -150,3 +150,32 @@ def wsgi_app():
 def test_live_server_fixture_serves_wsgi_app(live_server):
     assert live_server.get("/hi").body == b"/hi"
     assert live_server.url.startswith("http://127.0.0.1:")
+
+
+def test_one_process_mode_ignores_signals_that_need_the_supervisor():
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wsgikit",
+            "examples.hello:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: answers(port), what="answer")
+        for sig in (signal.SIGHUP, signal.SIGTTIN, signal.SIGUSR2):
+            proc.send_signal(sig)
+            assert answers(port).endswith(b"Hello, World!")  # still serving
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=20)[0].decode()
+    assert proc.returncode == 0, out
+    assert "Received SIGHUP: it needs the supervisor (workers >= 1); ignored" in out

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -247,3 +248,31 @@ def test_usr2_logs_worker_statistics():
         server.signal(signal.SIGUSR2)
         wait_for(lambda: server.log_text().count("worker stats") >= 2, what="stats lines")
     assert "requests=" in server.log_text()
+
+
+def _uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+def test_user_switch_and_chdir(tmp_path):
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    # Started from elsewhere, the app is found because --chdir moves to the checkout.
+    with LiveServer(
+        SERVICE,
+        workers=1,
+        chdir=str(ROOT),
+        cwd=str(elsewhere),
+        env={**os.environ, "PYTHONPATH": ""},
+        **({"user": "nobody"} if os.getuid() == 0 else {}),
+    ) as server:
+        worker = int(server.get("/pid").body)
+        if os.getuid() == 0:
+            assert _uid_of(worker) == nobody.pw_uid  # workers dropped root
+            assert _uid_of(server.process.pid) == 0  # the master keeps it (to bind, reload)
