@@ -134,9 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if getattr(ns, "check_config", False):
-            from .serve import _prepare_process
+            from .serve import prepare_process
 
-            _prepare_process(config)
+            prepare_process(config)
             load_app(app)
             print("wsgikit: configuration and app OK", file=sys.stderr)
             return 0

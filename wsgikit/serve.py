@@ -30,9 +30,7 @@ from .server import (
 )
 from .wsgi.handler import WSGIApp
 
-__all__ = ["serve", "run", "make_server", "load_app", "check_app_spec", "Server"]
-
-Server = SyncServer  # the interface both worker models share: serve_forever(), stop()
+__all__ = ["serve", "run", "make_server", "load_app", "check_app_spec", "prepare_process"]
 
 
 def make_server(
@@ -93,7 +91,7 @@ def load_app(app: WSGIApp | str | None) -> WSGIApp:
     return app
 
 
-def _prepare_process(config: Config) -> None:
+def prepare_process(config: Config) -> None:
     """Environment, working directory and import path, before the app is loaded."""
     for pair in config.raw_env:
         key, _, value = pair.partition("=")
@@ -143,8 +141,6 @@ def serve(
     return run(config, app)
 
 
-run_emulator_compatible = serve
-
 
 def run(
     config: Config,
@@ -155,7 +151,7 @@ def run(
 
     ``reload_config`` is called on SIGHUP (pre-fork mode) to re-read the settings.
     """
-    _prepare_process(config)
+    prepare_process(config)
     spec = app if app is not None else config.wsgi_app
     workers = config.resolved_workers
     logs = Logs(config)

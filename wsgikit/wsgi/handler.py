@@ -194,7 +194,8 @@ def _send_result(r: _Responder, result: Iterable[bytes]) -> None:
         and type(result[0]) is bytes  # type: ignore[index]
     ):
         # A single-chunk body: announce its length instead of chunking it.
-        r.headers.append(("Content-Length", str(len(result[0]))))  # type: ignore[index]
+        length = len(result[0])  # type: ignore[index]
+        r.headers = [*r.headers, ("Content-Length", str(length))]  # not the app's own list
     for chunk in result:
         if chunk:
             r.write(chunk)
@@ -213,7 +214,7 @@ def _send_file(r: _Responder, wrapper: FileWrapper) -> bool:
         return False
     fd, offset, size = located
     if r.content_length is None:
-        r.headers.append(("Content-Length", str(size)))
+        r.headers = [*r.headers, ("Content-Length", str(size))]
         r.content_length = size
     r.send_head()
     count = min(size, r.conn.body_bytes_allowed or 0)
