@@ -255,3 +255,16 @@ def test_process_titles_name_master_and_workers(prefork):
 
     assert title(master).startswith(f"wsgikit: master [{SERVICE}]")
     assert title(worker).startswith(f"wsgikit: worker [{SERVICE}]")
+
+
+def test_hup_rereads_the_config_file(tmp_path):
+    conf = tmp_path / "wsgikit.conf.py"
+    conf.write_text("server_header = 'first'\n")
+    with LiveServer(SERVICE, workers=1, config=str(conf)) as server:
+        master = server.process.pid
+        assert server.get("/").headers["Server"] == "first"
+        old = children(master)
+        conf.write_text("server_header = 'second'\n")
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: children(master) and not (children(master) & old), what="new workers")
+        assert server.get("/").headers["Server"] == "second"
