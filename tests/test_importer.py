@@ -210,6 +210,9 @@ def test_module_raising_at_import_gives_traceback_details(
     assert "Traceback" in err.value.details
     assert f"{mod}.py" in err.value.details
     assert 'raise RuntimeError("database url missing")' in err.value.details
+    # The traceback starts at the user's module, not in the import machinery.
+    assert "importlib" not in err.value.details
+    assert "wsgikit/importer.py" not in err.value.details
 
 
 def test_module_with_syntax_error_gives_details(make_module: Callable[[str], str]) -> None:
@@ -240,6 +243,7 @@ def test_factory_that_raises_gives_details(make_module: Callable[[str], str]) ->
     assert "factory exploded" in text
     assert "Traceback" in err.value.details
     assert "broken_factory" in err.value.details
+    assert "wsgikit/importer.py" not in err.value.details
 
 
 def test_star_args_in_factory_are_rejected_too(make_module: Callable[[str], str]) -> None:

@@ -30,6 +30,24 @@ class AppImportError(Exception):
         self.details = details
 
 
+def _user_traceback() -> str:
+    """The current exception's traceback without the import machinery's frames.
+
+    What the user needs is where *their* code failed; the frames of this module
+    and of importlib in front of it are noise.
+    """
+    exc = sys.exc_info()[1]
+    assert exc is not None
+    tb = exc.__traceback__
+    while tb is not None and (
+        tb.tb_frame.f_code.co_filename == __file__
+        or tb.tb_frame.f_code.co_filename.startswith("<frozen importlib")
+        or "importlib" in tb.tb_frame.f_code.co_filename.split("/")[-2:-1]
+    ):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
 def _parse(spec: str) -> tuple[str, str, tuple[Any, ...], dict[str, Any], bool]:
     module, _, attr = spec.strip().partition(":")
     attr = attr or "application"
@@ -77,12 +95,12 @@ def import_app(spec: str) -> Callable[..., Any]:
                 f"(sys.path[0] is {sys.path[0]!r})"
             ) from None
         raise AppImportError(
-            f"error while importing {module_name!r}: {exc}", traceback.format_exc()
+            f"error while importing {module_name!r}: {exc}", _user_traceback()
         ) from None
     except Exception as exc:
         raise AppImportError(
             f"error while importing {module_name!r}: {type(exc).__name__}: {exc}",
-            traceback.format_exc(),
+            _user_traceback(),
         ) from None
     obj: Any = module
     for part in attr.split("."):
@@ -96,7 +114,7 @@ def import_app(spec: str) -> Callable[..., Any]:
         except Exception as exc:
             raise AppImportError(
                 f"app factory {spec!r} raised {type(exc).__name__}: {exc}",
-                traceback.format_exc(),
+                _user_traceback(),
             ) from None
     if not callable(obj):
         raise AppImportError(f"{spec!r} is not callable (it is a {type(obj).__name__})")

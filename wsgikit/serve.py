@@ -141,7 +141,6 @@ def serve(
     return run(config, app)
 
 
-
 def run(
     config: Config,
     app: WSGIApp | str | None = None,
