@@ -25,6 +25,7 @@ from .config import (
     cmd_args_from_env,
     env_settings,
     load_config_file,
+    merge,
 )
 from .importer import AppImportError
 
@@ -99,10 +100,7 @@ def load_config(
     layers.append(env_settings(env))
     layers.append({k: v for k, v in vars(env_ns).items() if k in SETTINGS})
     layers.append({k: v for k, v in vars(ns).items() if k in SETTINGS})
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged.update(layer)
-    config = Config(**merged)
+    config = merge(layers)
     if getattr(ns, "app", None) is None and getattr(env_ns, "app", None) is not None:
         ns.app = env_ns.app
     return config, ns, warnings

@@ -19,7 +19,7 @@ from typing import Any
 from .config import Config
 from .wsgi import ResponseInfo
 
-__all__ = ["Logs", "access_atoms"]
+__all__ = ["Logs"]
 
 ERROR_LOGGER = "wsgikit.error"
 ACCESS_LOGGER = "wsgikit.access"
@@ -84,11 +84,6 @@ class _Atoms(dict[str, Any]):
             if kind == "e":
                 return str(self._environ.get(name, "-"))
         return "-"
-
-
-def access_atoms(environ: dict[str, Any], info: ResponseInfo, duration: float) -> dict[str, Any]:
-    """The atoms a format string such as ``'%(h)s "%(r)s" %(s)s'`` can use."""
-    return _Atoms(environ, info, duration)
 
 
 class _ReopenableFileHandler(logging.FileHandler):

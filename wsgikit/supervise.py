@@ -111,7 +111,9 @@ def run_supervised(
     logs.error.info(
         "Using worker: %s%s",
         config.resolved_worker_class,
-        f" with {config.threads} threads" if config.resolved_worker_class == "threaded" else "",
+        f" with {config.threads} app thread{'s' if config.threads > 1 else ''}"
+        if config.resolved_worker_class == "threaded"
+        else "",
     )
     current = {"config": config}
 
