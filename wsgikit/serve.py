@@ -23,6 +23,8 @@ from .server import (
     AccessLog,
     Monitor,
     SyncServer,
+    ThreadedServer,
+    WorkerLoop,
     close_listeners,
     describe,
     open_listeners,
@@ -42,15 +44,13 @@ def make_server(
     logger: logging.Logger | None = None,
     access_log: AccessLog | None = None,
     multiprocess: bool = False,
-) -> Any:
+) -> WorkerLoop:
     """Build the worker loop the config asks for (sync or threaded), not started.
 
     Both kinds offer ``serve_forever()`` and ``stop(graceful=True)``.
     """
-    from .server.threaded import ThreadedServer
-
     config = config or Config()
-    loop_class: type[SyncServer] | type[ThreadedServer]
+    loop_class: type[WorkerLoop]
     loop_class = ThreadedServer if config.resolved_worker_class == "threaded" else SyncServer
     return loop_class(
         app,

@@ -5,6 +5,7 @@ A worker loop serves listening sockets it is given and reports liveness to a
 process, a thread or the main process.
 """
 
+from .base import WorkerLoop
 from .core import AccessLog, AppRunner
 from .listeners import (
     Address,
@@ -29,6 +30,7 @@ __all__ = [
     "NullMonitor",
     "SyncServer",
     "ThreadedServer",
+    "WorkerLoop",
     "close_listeners",
     "describe",
     "open_listener",

@@ -10,7 +10,6 @@ within ``header_timeout``, an idle keep-alive connection is closed after
 
 from __future__ import annotations
 
-import logging
 import math
 import select
 import selectors
@@ -18,7 +17,6 @@ import socket
 import time
 from typing import Any
 
-from ..config import Config
 from ..http import (
     CONNECTION_CLOSED,
     NEED_DATA,
@@ -28,8 +26,8 @@ from ..http import (
     Request,
 )
 from ..wsgi import ClientDisconnected
-from ..wsgi.handler import WSGIApp
-from .core import AccessLog, AppRunner, peer_address
+from .base import WorkerLoop
+from .core import peer_address
 from .monitor import Monitor
 from .util import Waker
 
@@ -194,54 +192,13 @@ def receive(
         return True
 
 
-class SyncServer:
+class SyncServer(WorkerLoop):
     """Serves listening sockets one connection at a time until :meth:`stop`."""
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        listeners: list[socket.socket],
-        config: Config | None = None,
-        *,
-        monitor: Monitor | None = None,
-        logger: logging.Logger | None = None,
-        access_log: AccessLog | None = None,
-        multiprocess: bool = False,
-    ) -> None:
-        self.config = config or Config()
-        self.listeners = listeners
-        self.runner = AppRunner(
-            app,
-            self.config,
-            logger=logger,
-            access_log=access_log,
-            monitor=monitor,
-            multithread=False,
-            multiprocess=multiprocess,
-        )
-        self.logger = self.runner.logger
-        self.monitor = self.runner.monitor
-        self._waker = Waker()
+    def _setup(self) -> None:
         self._listen_poll = select.poll()
-        for sock in listeners:
+        for sock in self.listeners:
             self._listen_poll.register(sock.fileno(), select.POLLIN)
-        self._stopping = False
-        self._graceful = True
-
-    # ------------------------------------------------------------ control
-
-    def stop(self, graceful: bool = True) -> None:
-        """Stop accepting; finish the request in flight (graceful) and return.
-
-        Safe to call from another thread or a signal handler.
-        """
-        self._graceful = self._graceful and graceful
-        self._stopping = True
-        self._waker.wake()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
 
     def _keep_alive(self) -> bool:
         """Keep the connection only while nobody else waits to connect (fairness)."""

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import collections
 import enum
-import logging
 import queue
 import selectors
 import socket
@@ -56,7 +55,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..config import Config
 from ..http import (
     CONNECTION_CLOSED,
     END_OF_MESSAGE,
@@ -67,11 +65,9 @@ from ..http import (
     Request,
 )
 from ..wsgi import BodySource
-from ..wsgi.handler import WSGIApp
+from .base import WorkerLoop
 from .buffers import OutputBuffer, SpoolBuffer
-from .core import AccessLog, AppRunner, peer_address
-from .monitor import Monitor
-from .util import Waker
+from .core import peer_address
 
 __all__ = ["ThreadedServer", "BufferedTransport"]
 
@@ -220,40 +216,13 @@ class _AppThreads:
             thread.join(left)
 
 
-class ThreadedServer:
+class ThreadedServer(WorkerLoop):
     """Serves listening sockets from one selector loop and a pool of app threads."""
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        listeners: list[socket.socket],
-        config: Config | None = None,
-        *,
-        monitor: Monitor | None = None,
-        logger: logging.Logger | None = None,
-        access_log: AccessLog | None = None,
-        multiprocess: bool = False,
-    ) -> None:
-        self.config = config or Config()
-        self.listeners = listeners
-        self.runner = AppRunner(
-            app,
-            self.config,
-            logger=logger,
-            access_log=access_log,
-            monitor=monitor,
-            # One app thread never runs the app twice at once (PEP 3333's meaning).
-            multithread=config is not None and config.threads > 1,
-            multiprocess=multiprocess,
-        )
-        self.logger = self.runner.logger
-        self.monitor = self.runner.monitor
+    def _setup(self) -> None:
         self.threads = max(1, self.config.threads)
         self.max_connections = max(1, self.config.worker_connections)
         self.max_queued = self.threads  # complete requests waiting for a thread
-        self._waker = Waker()
-        self._stopping = False
-        self._graceful = True
         # Filled by app threads, drained by the loop (deque appends are atomic).
         self._finished: collections.deque[tuple[_Connection, bool]] = collections.deque()
         self._want_write: collections.deque[_Connection] = collections.deque()
@@ -274,18 +243,9 @@ class ThreadedServer:
 
     # ------------------------------------------------------------ control
 
-    def stop(self, graceful: bool = True) -> None:
-        """Stop accepting; finish requests already read (graceful) and return.
-
-        Safe to call from another thread or a signal handler.
-        """
-        self._graceful = self._graceful and graceful
-        self._stopping = True
-        self._waker.wake()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
+    def multithreaded(self) -> bool:
+        # One app thread never runs the app twice at once (PEP 3333's meaning).
+        return self.config.threads > 1
 
     @property
     def connection_count(self) -> int:
