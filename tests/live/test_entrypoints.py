@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 
 import pytest
 
@@ -36,17 +37,37 @@ def answers(port: int, path: str = "/") -> bytes | None:
         return None
 
 
-def run_until_answered(args: list[str], port: int, path: str = "/", **kwargs):
-    """Start a command, wait for an HTTP answer, then SIGTERM; return (answer, output, code)."""
-    proc = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs
-    )
+def run_until_answered(
+    args: list[str],
+    port: int,
+    path: str = "/",
+    then: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    stop: signal.Signals = signal.SIGTERM,
+):
+    """Start a command, wait for an HTTP answer, run ``then(proc)``, send ``stop``;
+    return (answer, output, exit code)."""
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         answer = wait_for(lambda: answers(port, path) or proc.poll() is not None, what="answer")
+        if then is not None:
+            then(proc)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         out = proc.communicate(timeout=20)[0].decode()
     return answer, out, proc.returncode
+
+
+def hello_one_process(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "wsgikit",
+        "examples.hello:application",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        "0",
+    ]
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
@@ -103,27 +124,8 @@ def test_serve_from_code_with_the_original_emulator_arguments(tmp_path):
 
 def test_ctrl_c_stops_the_one_process_server():
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wsgikit",
-            "examples.hello:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: answers(port), what="answer")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out = proc.communicate(timeout=20)[0].decode()
-    assert proc.returncode == 0, out
+    _, out, code = run_until_answered(hello_one_process(port), port, stop=signal.SIGINT)
+    assert code == 0, out
     assert "Traceback" not in out
 
 
@@ -154,28 +156,12 @@ def test_live_server_fixture_serves_wsgi_app(live_server):
 
 def test_one_process_mode_ignores_signals_that_need_the_supervisor():
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wsgikit",
-            "examples.hello:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: answers(port), what="answer")
+
+    def poke(proc: subprocess.Popen[bytes]) -> None:
         for sig in (signal.SIGHUP, signal.SIGTTIN, signal.SIGUSR2):
             proc.send_signal(sig)
             assert answers(port).endswith(b"Hello, World!")  # still serving
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out = proc.communicate(timeout=20)[0].decode()
-    assert proc.returncode == 0, out
+
+    _, out, code = run_until_answered(hello_one_process(port), port, then=poke)
+    assert code == 0, out
     assert "Received SIGHUP: it needs the supervisor (workers >= 1); ignored" in out

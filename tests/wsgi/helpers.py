@@ -7,9 +7,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsgikit.http import END_OF_MESSAGE, NEED_DATA, Data, HTTPConnection, Request
+from wsgikit.http import HTTPConnection, Request
 from wsgikit.wsgi import (
     ClientDisconnected,
+    ConnectionBody,
     ErrorStream,
     InputStream,
     ResponseInfo,
@@ -49,42 +50,17 @@ class MemTransport:
         return True
 
 
-class ConnBody:
-    """A body source pulling from the HTTPConnection's events (like the sync server).
+def _would_block() -> bool:
+    raise AssertionError("the test fed an incomplete body: read would block")
 
-    Sends ``100 Continue`` through the transport on the first read.
+
+def ConnBody(conn: HTTPConnection, transport: MemTransport | None = None) -> ConnectionBody:  # noqa: N802
+    """The real body source over ``conn``, for tests that feed the whole body up front.
+
+    ``100 Continue`` goes to ``transport`` on the first read.
     """
-
-    def __init__(self, conn: HTTPConnection, transport: MemTransport | None = None) -> None:
-        self.conn = conn
-        self.transport = transport
-        self.reads: list[int] = []
-        self._pending = b""
-        self._started = False
-
-    def read_chunk(self, size: int) -> bytes:
-        self.reads.append(size)
-        if self._pending:
-            chunk, self._pending = self._pending[:size], self._pending[size:]
-            return chunk
-        if not self._started:
-            self._started = True
-            interim = self.conn.send_continue()
-            if interim and self.transport is not None:
-                self.transport.send(interim)
-        while True:
-            event = self.conn.next_event()
-            if type(event) is Data:
-                data = event.data
-                if len(data) > size:
-                    data, self._pending = data[:size], data[size:]
-                if data:
-                    return data
-            elif event is NEED_DATA:
-                raise AssertionError("the test fed an incomplete body: read would block")
-            else:
-                assert event is END_OF_MESSAGE or event.__class__.__name__ == "Paused"
-                return b""
+    sink = transport.send if transport is not None else (lambda data: None)
+    return ConnectionBody(conn, _would_block, sink)
 
 
 def open_request(raw: bytes, conn: HTTPConnection | None = None) -> tuple[HTTPConnection, Request]:

@@ -20,18 +20,17 @@ from typing import Any
 from ..http import (
     CONNECTION_CLOSED,
     NEED_DATA,
-    Data,
     HTTPConnection,
     ProtocolError,
     Request,
 )
-from ..wsgi import ClientDisconnected
+from ..wsgi import ClientDisconnected, ConnectionBody
 from .base import WorkerLoop
 from .core import peer_address
 from .monitor import Monitor
 from .util import Waker
 
-__all__ = ["SyncServer", "SocketTransport", "SocketBody"]
+__all__ = ["SyncServer", "SocketTransport"]
 
 _RECV = 65536
 _DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection alive
@@ -105,50 +104,6 @@ class SocketTransport:
                 raise ClientDisconnected(str(exc) or type(exc).__name__) from exc
         self.monitor.notify()
         return True
-
-
-class SocketBody:
-    """Reads the request body from the socket on demand (``wsgi.input``'s source).
-
-    Sends ``100 Continue`` on the first read when the client asked for it.
-    """
-
-    def __init__(
-        self, conn: HTTPConnection, sock: socket.socket, wait: _Wait, timeout: float
-    ) -> None:
-        self.conn = conn
-        self.sock = sock
-        self.wait = wait
-        self.timeout = timeout
-        self._pending = b""
-        self._started = False
-
-    def read_chunk(self, size: int) -> bytes:
-        if self._pending:
-            chunk, self._pending = self._pending[:size], self._pending[size:]
-            return chunk
-        if not self._started:
-            self._started = True
-            interim = self.conn.send_continue()
-            if interim:
-                try:
-                    self.sock.sendall(interim)
-                except OSError as exc:
-                    raise ClientDisconnected(str(exc)) from exc
-        while True:
-            event = self.conn.next_event()
-            if type(event) is Data:
-                data = event.data
-                if len(data) > size:
-                    data, self._pending = data[:size], data[size:]
-                if data:
-                    return data
-            elif event is NEED_DATA:
-                deadline = time.monotonic() + self.timeout
-                if not receive(self.conn, self.sock, self.wait, deadline, stop_on_wake=False):
-                    raise ProtocolError("timed out reading the request body", status=408)
-            else:
-                return b""  # END_OF_MESSAGE / PAUSED
 
 
 def receive(
@@ -287,7 +242,7 @@ class SyncServer(WorkerLoop):
                 return
             head_deadline = None
             fresh = False
-            body = SocketBody(conn, client, wait, config.body_timeout)
+            body = self._body(conn, client, wait, transport)
             info = runner.handle(conn, event, base, transport, body, remote, self._keep_alive)
             if not info.keep_alive or self._stopping:
                 return
@@ -297,7 +252,19 @@ class SyncServer(WorkerLoop):
                 return
             idle_deadline = time.monotonic() + config.keepalive
 
-    def _drain(self, conn: HTTPConnection, body: SocketBody) -> bool:
+    def _body(
+        self, conn: HTTPConnection, client: socket.socket, wait: _Wait, transport: SocketTransport
+    ) -> ConnectionBody:
+        """``wsgi.input``'s source: the rest of the body, read from the socket on demand."""
+        timeout = self.config.body_timeout
+
+        def fill() -> bool:
+            deadline = time.monotonic() + timeout
+            return receive(conn, client, wait, deadline, stop_on_wake=False)
+
+        return ConnectionBody(conn, fill, transport.send)
+
+    def _drain(self, conn: HTTPConnection, body: ConnectionBody) -> bool:
         """Discard the unread rest of a request body, within bounds."""
         left = _DRAIN_LIMIT
         try:

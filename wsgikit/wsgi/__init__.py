@@ -8,12 +8,13 @@ from .environ import ServerInfo, build_environ, split_target
 from .errors import ErrorStream
 from .file_wrapper import FileWrapper
 from .handler import ClientDisconnected, ResponseInfo, Transport, run_app
-from .input import BodySource, BytesBody, FileBody, InputStream
+from .input import BodySource, BytesBody, ConnectionBody, FileBody, InputStream
 
 __all__ = [
     "BodySource",
     "BytesBody",
     "ClientDisconnected",
+    "ConnectionBody",
     "ErrorStream",
     "FileBody",
     "FileWrapper",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
-__all__ = ["BodySource", "InputStream", "BytesBody", "FileBody"]
+from ..http import NEED_DATA, Data, HTTPConnection, ProtocolError
+
+__all__ = ["BodySource", "InputStream", "BytesBody", "FileBody", "ConnectionBody"]
 
 _CHUNK = 65536
 
@@ -42,6 +44,50 @@ class FileBody:
     def read_chunk(self, size: int) -> bytes:
         data: bytes = self._file.read(size)  # type: ignore[attr-defined]
         return data
+
+
+class ConnectionBody:
+    """A body read on demand from an :class:`~wsgikit.http.HTTPConnection`.
+
+    ``fill()`` gets more bytes into the connection (False: none came in time,
+    answered 408); ``send`` writes the ``100 Continue`` that the first read
+    sends when the client asked for it (RFC 9110 section 10.1.1).
+    """
+
+    def __init__(
+        self,
+        conn: HTTPConnection,
+        fill: Callable[[], bool],
+        send: Callable[[bytes], None],
+    ) -> None:
+        self.conn = conn
+        self._fill = fill
+        self._send = send
+        self._pending = b""
+        self._started = False
+
+    def read_chunk(self, size: int) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            return chunk
+        if not self._started:
+            self._started = True
+            interim = self.conn.send_continue()
+            if interim:
+                self._send(interim)
+        while True:
+            event = self.conn.next_event()
+            if type(event) is Data:
+                data = event.data
+                if len(data) > size:
+                    data, self._pending = data[:size], data[size:]
+                if data:
+                    return data
+            elif event is NEED_DATA:
+                if not self._fill():
+                    raise ProtocolError("timed out reading the request body", status=408)
+            else:
+                return b""  # END_OF_MESSAGE or PAUSED: the body is complete
 
 
 class InputStream:
