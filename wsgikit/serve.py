@@ -6,6 +6,7 @@ build one :class:`~wsgikit.config.Config` and end up in :func:`run`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -13,12 +14,13 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .config import Config
 from .importer import AppImportError, import_app
 from .logs import Logs
+from .process import daemonize, remove_pidfile, set_owner, write_pidfile
 from .server import (
     AccessLog,
     Monitor,
@@ -164,16 +166,35 @@ def run(
             config.bind, config.backlog, config.reuse_port
         )
         try:
-            if workers == 0:
-                assert loaded is not None
-                return _run_in_process(config, loaded, listeners, logs)
-            from .supervise import run_supervised
+            with _process_settings(config, listeners):
+                if workers == 0:
+                    assert loaded is not None
+                    if config.user or config.group:
+                        set_owner(config.user, config.group)  # after binding, as workers do
+                    return _run_in_process(config, loaded, listeners, logs)
+                from .supervise import run_supervised
 
-            return run_supervised(config, spec, loaded, listeners, logs, reload_config)
+                return run_supervised(config, spec, loaded, listeners, logs, reload_config)
         finally:
             close_listeners(listeners)
     finally:
         logs.close()
+
+
+@contextlib.contextmanager
+def _process_settings(config: Config, listeners: list[socket.socket]) -> Iterator[None]:
+    """Daemon mode, umask and pidfile, for the process that serves or supervises."""
+    if config.daemon:
+        daemonize(keep_fds=[sock.fileno() for sock in listeners])
+    if config.umask:
+        os.umask(config.umask)
+    if config.pidfile:
+        write_pidfile(config.pidfile)
+    try:
+        yield
+    finally:
+        if config.pidfile:
+            remove_pidfile(config.pidfile)
 
 
 def _run_in_process(

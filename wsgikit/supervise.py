@@ -3,8 +3,7 @@
 This is the only module that knows both sides: the supervisor
 (:mod:`wsgikit.process`, which knows nothing of HTTP) and the worker loops
 (:mod:`wsgikit.server`). It turns a :class:`Config` into a ``worker_main``
-and a reload plan, and handles the process-wide settings (daemon, pidfile,
-umask, user and group).
+and a reload plan; workers switch to the configured user and group.
 """
 
 from __future__ import annotations
@@ -23,10 +22,7 @@ from .process import (
     Hooks,
     ReloadPlan,
     WorkerContext,
-    daemonize,
-    remove_pidfile,
     set_owner,
-    write_pidfile,
 )
 from .serve import make_server
 from .server import describe
@@ -100,12 +96,6 @@ def run_supervised(
     reload_config: ConfigLoader | None = None,
 ) -> int:
     """Run the arbiter until it stops; returns its exit status (0, or 3 on boot failure)."""
-    if config.daemon:
-        daemonize(keep_fds=[sock.fileno() for sock in listeners])
-    if config.umask:
-        os.umask(config.umask)
-    if config.pidfile:
-        write_pidfile(config.pidfile)
     for sock in listeners:
         logs.error.info("Listening at: %s (%d)", describe(sock), os.getpid())
     logs.error.info(
@@ -142,11 +132,7 @@ def run_supervised(
         proc_name=config.proc_name or _default_name(spec),
         slots_per_worker=threads,
     )
-    try:
-        return arbiter.run()
-    finally:
-        if config.pidfile:
-            remove_pidfile(config.pidfile)
+    return arbiter.run()
 
 
 def _default_name(spec: WSGIApp | str | None) -> str:

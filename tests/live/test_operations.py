@@ -91,7 +91,8 @@ def test_log_config_dictconfig_file(tmp_path):
     assert server.port
 
 
-def test_pidfile_and_daemon_mode(tmp_path):
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_pidfile_and_daemon_mode(tmp_path, workers):
     pidfile = tmp_path / "wsgikit.pid"
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -105,7 +106,7 @@ def test_pidfile_and_daemon_mode(tmp_path):
             "wsgikit",
             SERVICE,
             "-w",
-            "1",
+            workers,
             "-D",
             "-b",
             f"127.0.0.1:{port}",

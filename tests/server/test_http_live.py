@@ -293,3 +293,24 @@ def wait_until(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"), [("wsgikit", "wsgikit"), ("edge/1", "edge/1"), ("", None)]
+)
+def test_server_header_can_be_changed_or_dropped(wsgikit_server, setting, expected):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    server = wsgikit_server(app, server_header=setting)
+    assert server.get("/").headers.get("Server") == expected
+
+
+def test_app_server_header_wins(wsgikit_server):
+    def app(environ, start_response):
+        start_response("200 OK", [("Server", "mine"), ("Content-Length", "0")])
+        return [b""]
+
+    headers = wsgikit_server(app).get("/").headers
+    assert headers.get_all("Server") == ["mine"]
