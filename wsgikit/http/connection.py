@@ -45,8 +45,6 @@ from .response import parse_status, validate_headers
 
 __all__ = ["HTTPConnection", "ConnState", "error_response"]
 
-# h11 finds the end of a head the same way (a blank line, CRLF or bare LF).
-_BLANK_LINE = re.compile(rb"\n\r?\n")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # RFC 3986 host (reg-name, IPv4 or [IP-literal]) with an optional port.
@@ -103,6 +101,8 @@ class HTTPConnection:
         self._h11: h11.Connection | None = None
         self._body_seen = 0
         self._max_head = self.limits.head_size
+        self._scanned = 0  # head bytes whose lines have been checked
+        self._fields = 0  # header fields counted so far
         self._reset_response()
 
     def _reset_response(self) -> None:
@@ -160,13 +160,12 @@ class HTTPConnection:
 
     def _next_head(self) -> Event:
         buf = self._buffer
-        # RFC 9112 section 2.2: ignore empty lines received before a request line.
-        while buf[:1] == b"\n" or buf[:2] == b"\r\n":
-            del buf[: 1 if buf[:1] == b"\n" else 2]
-        match = _BLANK_LINE.search(buf)
-        end = match.end() if match else len(buf)
-        self._check_head_limits(buf, end, complete=match is not None)
-        if match is None:
+        if self._scanned == 0:
+            # RFC 9112 section 2.2: ignore empty lines received before a request line.
+            while buf[:1] == b"\n" or buf[:2] == b"\r\n":
+                del buf[: 1 if buf[:1] == b"\n" else 2]
+        end = self._scan_head(buf)
+        if end < 0:
             if self._eof:
                 if not buf:
                     self.state = ConnState.CLOSED
@@ -200,40 +199,55 @@ class HTTPConnection:
             conn.receive_data(b"")
         return request
 
-    def _check_head_limits(self, buf: bytearray, end: int, complete: bool) -> None:
-        """Apply the request-line and header limits to raw head bytes (RFC 9112 section 2-5)."""
+    def _scan_head(self, buf: bytearray) -> int:
+        """Check the head's lines against the limits as they arrive (RFC 9112 sections 2-5).
+
+        Returns the end of the head (just past its blank line), or -1 while it is
+        incomplete. Lines already checked are not scanned again, so a head that
+        trickles in byte by byte costs linear time.
+        """
         limits = self.limits
-        first = buf.find(b"\n", 0, end)
-        line_end = first if first >= 0 else end
-        # A CR just before the line end (or at the end of a partial line) is not counted.
-        line_len = line_end - (1 if line_end > 0 and buf[line_end - 1] == 13 else 0)
-        if line_len > limits.request_line:
-            raise ProtocolError(f"request line longer than {limits.request_line} bytes", status=414)
-        if first < 0:
-            return
-        if not complete and end > self._max_head:
-            raise ProtocolError("request head too large", status=431)
-        fields = 0
-        pos = first + 1
-        while pos < end:
-            nl = buf.find(b"\n", pos, end)
-            line_end = nl if nl >= 0 else end
-            length = line_end - pos - (1 if line_end > pos and buf[line_end - 1] == 13 else 0)
-            if length == 0 and nl >= 0:
-                break  # the blank line that ends the head
-            if length > limits.header_field_size:
-                raise ProtocolError(
-                    f"header field longer than {limits.header_field_size} bytes", status=431
-                )
+        pos = self._scanned
+        while True:
+            nl = buf.find(b"\n", pos)
             if nl < 0:
-                break  # a partial line: checked again when more bytes arrive
-            if buf[pos] in (32, 9):
-                # RFC 9112 section 5.2: obs-fold may be rejected with 400; we do.
-                raise ProtocolError("obsolete line folding in header field")
-            fields += 1
-            if fields > limits.header_fields:
-                raise ProtocolError(f"more than {limits.header_fields} header fields", status=431)
-            pos = nl + 1
+                break
+            # A CR just before the LF is part of the line ending, not the line.
+            length = nl - pos - (1 if nl > pos and buf[nl - 1] == 13 else 0)
+            if pos == 0:
+                if length > limits.request_line:
+                    raise ProtocolError(
+                        f"request line longer than {limits.request_line} bytes", status=414
+                    )
+            elif length == 0:
+                self._scanned = 0
+                self._fields = 0
+                return nl + 1  # the blank line that ends the head
+            else:
+                if length > limits.header_field_size:
+                    raise ProtocolError(
+                        f"header field longer than {limits.header_field_size} bytes", status=431
+                    )
+                if buf[pos] in (32, 9):
+                    # RFC 9112 section 5.2: obs-fold may be rejected with 400; we do.
+                    raise ProtocolError("obsolete line folding in header field")
+                self._fields += 1
+                if self._fields > limits.header_fields:
+                    raise ProtocolError(
+                        f"more than {limits.header_fields} header fields", status=431
+                    )
+            pos = self._scanned = nl + 1
+        size = len(buf)
+        partial = size - pos - (1 if size > pos and buf[size - 1] == 13 else 0)
+        if pos == 0 and partial > limits.request_line:
+            raise ProtocolError(f"request line longer than {limits.request_line} bytes", status=414)
+        if pos > 0 and partial > limits.header_field_size:
+            raise ProtocolError(
+                f"header field longer than {limits.header_field_size} bytes", status=431
+            )
+        if size > self._max_head:
+            raise ProtocolError("request head too large", status=431)
+        return -1
 
     def _make_request(self, event: h11.Request) -> Request:
         version = event.http_version
