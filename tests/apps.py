@@ -100,3 +100,12 @@ def where_imported(environ: dict[str, Any], start_response: StartResponse) -> It
     body = f"{IMPORTED_IN} {os.getpid()}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def events(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+    """An event stream: ``?N`` events 0.4 s apart (default 6)."""
+    count = int(environ.get("QUERY_STRING") or 6)
+    start_response("200 OK", [("Content-Type", "text/event-stream")])
+    for i in range(count):
+        yield f"data: {i}\n\n".encode()
+        time.sleep(0.4)

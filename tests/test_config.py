@@ -37,7 +37,7 @@ def test_defaults() -> None:
     assert c.limit_request_line == 4094
     assert c.limit_request_fields == 100
     assert c.limit_request_field_size == 8190
-    assert c.limit_request_body is None
+    assert c.limit_request_body == 1 << 30  # 1 GiB: the threaded worker spools bodies
     assert c.server_header == "wsgikit"
     assert c.root_path == ""
     assert c.preload_app is False
@@ -148,6 +148,7 @@ def test_replace_validates_and_rejects_unknown_names() -> None:
 def test_opt_int_accepts_none_spellings() -> None:
     assert Config(limit_request_body="none").limit_request_body is None
     assert Config(limit_request_body="").limit_request_body is None
+    assert Config(limit_request_body=0).limit_request_body is None  # 0: no limit
     assert Config(workers=None).workers is None
 
 

@@ -58,6 +58,12 @@ def _opt_int(minimum: int) -> Converter:
     return convert
 
 
+def _body_limit(name: str, value: Any) -> int | None:
+    """A byte count; 0 or None means no limit."""
+    number = _opt_int(0)(name, value)
+    return number or None
+
+
 def _float(minimum: float = 0.0) -> Converter:
     def convert(name: str, value: Any) -> float:
         if isinstance(value, bool):
@@ -393,11 +399,12 @@ class Config:
         section="security",
     )
     limit_request_body: int | None = setting(
-        None,
+        1 << 30,
         "--limit-request-body",
         metavar="BYTES",
-        help="Maximum request body size in bytes (413 beyond); default unlimited.",
-        convert=_opt_int(0),
+        help="Maximum request body size in bytes (413 beyond); 0 for no limit. "
+        "The threaded worker reads bodies before the app runs, so this bounds its spool.",
+        convert=_body_limit,
         section="security",
     )
     # --- application

@@ -268,3 +268,16 @@ def test_hup_rereads_the_config_file(tmp_path):
         server.signal(signal.SIGHUP)
         wait_for(lambda: children(master) and not (children(master) & old), what="new workers")
         assert server.get("/").headers["Server"] == "second"
+
+
+@pytest.mark.parametrize("worker_class", ["threaded", "sync"])
+def test_a_response_in_progress_outlives_the_timeout(prefork, worker_class):
+    # 6 events 0.4 s apart: 2.4 s in all against a 1 s timeout. Sending is progress,
+    # so the worker is not taken for stuck (a silent app would be, as above).
+    server = prefork("tests.apps:events", workers=1, timeout=1, worker_class=worker_class)
+    master = server.process.pid
+    before = children(master)
+    response = server.get("/", timeout=20)
+    assert response.body == b"".join(f"data: {i}\n\n".encode() for i in range(6))
+    assert children(master) == before
+    assert "stuck" not in server.log_text()

@@ -84,7 +84,7 @@ def test_stuck_thread_gets_stack_dump_and_is_replaced(
     out = master.text()
     stuck = [line for line in out.splitlines() if "is stuck" in line]
     assert stuck and str(first) in stuck[0]
-    assert "task 'GET /slow from 127.0.0.1' running for" in stuck[0]
+    assert "task 'GET /slow from 127.0.0.1' without progress for" in stuck[0]
     # faulthandler's dump of every thread, including the hung app thread
     assert "Thread 0x" in out and 'File "' in out and "app_thread" in out
 

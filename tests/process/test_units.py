@@ -84,7 +84,7 @@ def test_find_stuck(slot: WorkerSlot) -> None:
     assert find_stuck(slot.snapshot(), 100.0, 5, 90.0) is None
     slot.task_begin(1, "GET /slow", 93.0)
     reason = find_stuck(slot.snapshot(), 100.0, 5, 90.0)
-    assert reason == "task 'GET /slow' running for 7.0s (timeout 5s)"
+    assert reason == "task 'GET /slow' without progress for 7.0s (timeout 5s)"
     reason = find_stuck(slot.snapshot(), 110.0, 5, 90.0)
     assert reason is not None and reason.startswith("no heartbeat for 12.0s; task 'GET /slow'")
 

@@ -515,3 +515,45 @@ def test_saturated_worker_serves_waiting_connections_in_turn() -> None:
     assert len(worst) == 12
     # 12 clients on one thread at ~2 ms each: a fair turn is ~30 ms; allow plenty.
     assert max(worst) < 0.5, sorted(worst)
+
+
+def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
+    """Waiting in line for a busy app thread must not shelter a slowloris client."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        time.sleep(0.2)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    stop = threading.Event()
+    with serve(app, threads=1, header_timeout=1.0) as live:
+        busy = [live.connect() for _ in range(4)]
+
+        def hammer(client: Client) -> None:
+            while not stop.is_set():
+                client.get("/")
+
+        def trickle(sock: socket.socket) -> None:
+            for byte in b"GET /slow HTTP/1.1\r\nHost: t\r\n":  # never finished
+                if stop.wait(0.1):
+                    return
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+        slow = live.connect()
+        workers = [threading.Thread(target=hammer, args=(c,)) for c in busy]
+        workers.append(threading.Thread(target=trickle, args=(slow.sock,)))
+        for t in workers:
+            t.start()
+        try:
+            start = time.monotonic()
+            slow.sock.settimeout(4.0)
+            answer = slow.sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+            assert time.monotonic() - start < 3.0
+        finally:
+            stop.set()
+            for t in workers:
+                t.join(DEADLINE)

@@ -94,6 +94,15 @@ class WorkerContext:
             self._slot.beat(now)
         return token
 
+    def task_progress(self, token: int) -> None:
+        """The task is making progress (e.g. sending its response): not stuck.
+
+        ``timeout`` then bounds how long a task goes without progress, so a
+        long download or event stream is not mistaken for a hung one.
+        """
+        if token >= 0:
+            self._slot.task_touch(token, time.monotonic())
+
     def task_finished(self, token: int, failed: bool = False) -> None:
         """A unit of work ended; counts it and stops gracefully once ``max_requests`` is hit."""
         now = time.monotonic()

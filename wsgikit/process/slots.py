@@ -98,6 +98,12 @@ class WorkerSlot:
         struct.pack_into(f"<H{LABEL_SIZE}s", self._mem, offset + 8, len(raw), raw)
         struct.pack_into("<d", self._mem, offset, now)
 
+    def task_touch(self, index: int, now: float) -> None:
+        """Task ``index`` made progress at ``now``: its stall clock restarts."""
+        offset = self._slot_offset(index)
+        if struct.unpack_from("<d", self._mem, offset)[0] > 0.0:
+            struct.pack_into("<d", self._mem, offset, now)
+
     def task_end(self, index: int) -> None:
         """Mark task slot ``index`` free."""
         struct.pack_into("<d", self._mem, self._slot_offset(index), 0.0)

@@ -41,6 +41,28 @@ def peer_address(addr: Any) -> tuple[str, int] | None:
     return None
 
 
+class _ProgressTransport:
+    """Reports each successful send to the monitor: a request that is sending its
+    response (a download, an event stream) is making progress, not stuck."""
+
+    __slots__ = ("_inner", "_monitor", "_token")
+
+    def __init__(self, inner: Transport, monitor: Monitor, token: int) -> None:
+        self._inner = inner
+        self._monitor = monitor
+        self._token = token
+
+    def send(self, data: bytes) -> None:
+        self._inner.send(data)
+        self._monitor.task_progress(self._token)
+
+    def sendfile(self, fd: int, offset: int, count: int) -> bool:
+        sent = self._inner.sendfile(fd, offset, count)
+        if sent:
+            self._monitor.task_progress(self._token)
+        return sent
+
+
 class AppRunner:
     """Calls the WSGI app for parsed requests, with the bookkeeping around each call."""
 
@@ -123,6 +145,8 @@ class AppRunner:
             label += f" from {remote[0]}"
         monitor = self.monitor
         token = monitor.task_started(label)
+        if not isinstance(monitor, NullMonitor):
+            transport = _ProgressTransport(transport, monitor, token)
         start = time.monotonic()
         self._hook("pre_request", environ)
         info = run_app(

@@ -20,6 +20,9 @@ class Monitor(Protocol):
     def task_started(self, label: str) -> int:
         """A request began; returns a token for :meth:`task_finished`."""
 
+    def task_progress(self, token: int) -> None:
+        """The request with this token made progress (sent part of its response)."""
+
     def task_finished(self, token: int, failed: bool = False) -> None:
         """The request with this token ended."""
 
@@ -35,6 +38,9 @@ class NullMonitor:
 
     def task_started(self, label: str) -> int:
         return 0
+
+    def task_progress(self, token: int) -> None:
+        pass
 
     def task_finished(self, token: int, failed: bool = False) -> None:
         self.requests += 1

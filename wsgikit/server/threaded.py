@@ -349,6 +349,12 @@ class ThreadedServer(WorkerLoop):
         stopping = self._stop_handled
         for conn in list(self._conns.values()):
             phase = conn.phase
+            if conn.paused and conn.http.buffered_head and now >= conn.deadline:
+                # Part of a head came, then the rest took too long, whether or not
+                # the worker was busy meanwhile (slowloris must not hide in line).
+                self._unpause(conn)
+                self._reject(conn, 408, "request head timed out")
+                continue
             if phase in (_Phase.READY, _Phase.RUNNING) or conn.paused:
                 if stopping and conn.paused and now >= self._stop_cutoff:
                     self._close(conn)
@@ -556,10 +562,20 @@ class ThreadedServer(WorkerLoop):
             conn.paused = False
             conn.admitted = True
             self._admitted += 1
-            # It was readable when paused: a request is on its way; give it a full head deadline.
-            conn.head_started = True
-            conn.deadline = now + self.config.header_timeout
+            if not conn.http.buffered_head:
+                # Its request waited in the socket for our sake: the head deadline
+                # starts now. A head partly read already keeps its own deadline.
+                conn.head_started = True
+                conn.deadline = now + self.config.header_timeout
             self._update(conn)
+
+    def _unpause(self, conn: _Connection) -> None:
+        if conn.paused:
+            conn.paused = False
+            try:
+                self._paused.remove(conn)
+            except ValueError:
+                pass
 
     def _unadmit(self, conn: _Connection) -> None:
         if conn.admitted:

@@ -24,6 +24,9 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 WSGIApp = Callable[..., Iterable[bytes]]
 
 
+_SENDFILE_PIECE = 8 << 20  # bytes per sendfile() call
+
+
 class ClientDisconnected(OSError):
     """The client went away while we were sending."""
 
@@ -218,11 +221,20 @@ def _send_file(r: _Responder, wrapper: FileWrapper) -> bool:
         r.content_length = size
     r.send_head()
     count = min(size, r.conn.body_bytes_allowed or 0)
-    if count and r.transport.sendfile(fd, offset, count):
-        r.conn.consume_body(count)
-        r.info.sent += count
-        return True
-    return False  # iterate instead: the file position is unchanged
+    if not count:
+        return True  # nothing to send (HEAD, or an empty file)
+    # In pieces, so that a long transfer shows progress to whoever watches.
+    sent = 0
+    while sent < count:
+        piece = min(_SENDFILE_PIECE, count - sent)
+        if not r.transport.sendfile(fd, offset + sent, piece):
+            if sent:
+                raise ClientDisconnected("sendfile stopped working mid-file")
+            return False  # iterate instead: the file position is unchanged
+        sent += piece
+        r.conn.consume_body(piece)
+        r.info.sent += piece
+    return True
 
 
 def _report(logger: logging.Logger, environ: dict[str, Any], message: str) -> None:
