@@ -294,3 +294,39 @@ def test_help_lists_gunicorn_flags() -> None:
         "--check-config",
     ):
         assert flag in proc.stdout
+
+
+def test_check_config_rejects_a_bind_that_serving_would_reject() -> None:
+    proc = run("--check-config", "-b", "127.0.0.1:99999", "examples.hello:application")
+    assert proc.returncode == 2
+    assert "setting 'bind'" in one_error_line(proc)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("raise RuntimeError('no database url')\n", "line 1: RuntimeError: no database url"),
+        ("workers = (\n", "SyntaxError"),
+    ],
+)
+def test_config_file_that_fails_exits_2_with_one_line(
+    tmp_path: Path, source: str, expected: str
+) -> None:
+    conf = tmp_path / "conf.py"
+    conf.write_text(source)
+    proc = run("-c", str(conf), "--check-config", "examples.hello:application")
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "setting 'config'" in line and str(conf) in line and expected in line
+
+
+@pytest.mark.parametrize("content", [None, "[loggers]\nkeys=root\n", "{not json"])
+def test_bad_log_config_exits_2_with_one_line(tmp_path: Path, content: str | None) -> None:
+    path = tmp_path / ("log.json" if content == "{not json" else "log.ini")
+    if content is not None:
+        path.write_text(content)
+    proc = run(
+        "-w", "0", "-b", "127.0.0.1:0", "--log-config", str(path), "examples.hello:application"
+    )
+    assert proc.returncode == 2
+    assert "setting 'logconfig'" in one_error_line(proc)

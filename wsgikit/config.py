@@ -123,6 +123,13 @@ def _binds(name: str, value: Any) -> tuple[str, ...]:
         ) from None
     if not result or any(not item for item in result):
         raise ConfigError(name, "expected at least one address like 127.0.0.1:8000")
+    from .server.listeners import BindError, parse_bind
+
+    for item in result:
+        try:
+            parse_bind(item)
+        except BindError as exc:
+            raise ConfigError(name, str(exc)) from None
     return result
 
 
@@ -681,6 +688,18 @@ def cmd_args_from_env(environ: Mapping[str, str]) -> list[str]:
     return shlex.split(text)
 
 
+def _failing_line(exc: BaseException, path: str) -> str:
+    """`` line N`` of the deepest frame of ``path`` in the exception's traceback."""
+    import os.path
+    import traceback
+
+    line = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(frame.filename) == os.path.abspath(path):
+            line = f" line {frame.lineno}"
+    return line
+
+
 def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
     """Run a Python config file; return (settings it sets, warnings).
 
@@ -694,6 +713,11 @@ def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
         namespace = runpy.run_path(path, run_name="__config__")
     except FileNotFoundError:
         raise ConfigError("config", f"config file {path!r} not found") from None
+    except SyntaxError as exc:
+        raise ConfigError("config", f"{path} line {exc.lineno}: SyntaxError: {exc.msg}") from None
+    except Exception as exc:
+        line = _failing_line(exc, path)
+        raise ConfigError("config", f"{path}{line}: {type(exc).__name__}: {exc}") from None
     values: dict[str, Any] = {}
     warnings: list[str] = []
     for name, value in namespace.items():

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from .config import Config
+from .config import Config, ConfigError
 from .wsgi import ResponseInfo
 
 __all__ = ["Logs"]
@@ -47,7 +47,7 @@ class _Atoms(dict[str, Any]):
         query = environ.get("QUERY_STRING", "")
         uri = environ.get("RAW_URI", "")
         super().__init__(
-            h=environ.get("REMOTE_ADDR", "-"),
+            h=environ.get("REMOTE_ADDR") or "-",
             l="-",
             u=_user(environ),
             t=time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
@@ -116,7 +116,10 @@ class Logs:
         self._json = config.access_log_json
         self._format = config.access_log_format
         if config.logconfig_dict is not None:
-            logging.config.dictConfig(config.logconfig_dict)
+            try:
+                logging.config.dictConfig(config.logconfig_dict)
+            except (ValueError, KeyError, TypeError, AttributeError, ImportError) as exc:
+                raise ConfigError("logconfig_dict", f"{type(exc).__name__}: {exc}") from None
         elif config.logconfig:
             self._load_config_file(config.logconfig)
         else:
@@ -132,11 +135,17 @@ class Logs:
         )
 
     def _load_config_file(self, path: str) -> None:
-        if path.endswith(".json"):
-            with open(path, encoding="utf-8") as file:
-                logging.config.dictConfig(json.load(file))
-        else:
-            logging.config.fileConfig(path, disable_existing_loggers=False)
+        try:
+            if path.endswith(".json"):
+                with open(path, encoding="utf-8") as file:
+                    logging.config.dictConfig(json.load(file))
+            elif not os.path.exists(path):  # fileConfig's own error would be a KeyError
+                raise FileNotFoundError(f"no such file: {path!r}")
+            else:
+                logging.config.fileConfig(path, disable_existing_loggers=False)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise ConfigError("logconfig", f"cannot use {path!r}: {reason}") from None
 
     def _attach(self, logger: logging.Logger, handler: logging.Handler, fmt: str | None) -> None:
         handler.setFormatter(logging.Formatter(fmt or "%(message)s", _DATE_FORMAT))

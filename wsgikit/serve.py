@@ -30,6 +30,7 @@ from .server import (
     close_listeners,
     describe,
     open_listeners,
+    owned_unix_paths,
     systemd_sockets,
 )
 from .wsgi.handler import WSGIApp
@@ -162,9 +163,11 @@ def run(
         else:
             check_app_spec(spec)
             loaded = None
-        listeners = systemd_sockets(os.environ) or open_listeners(
-            config.bind, config.backlog, config.reuse_port
-        )
+        listeners = systemd_sockets(os.environ)
+        owned: list[str] = []
+        if not listeners:  # systemd's sockets replace the binds; they are not ours to remove
+            listeners = open_listeners(config.bind, config.backlog, config.reuse_port)
+            owned = owned_unix_paths(config.bind)
         try:
             with _process_settings(config, listeners):
                 if workers == 0:
@@ -176,7 +179,7 @@ def run(
 
                 return run_supervised(config, spec, loaded, listeners, logs, reload_config)
         finally:
-            close_listeners(listeners)
+            close_listeners(listeners, remove=owned)
     finally:
         logs.close()
 

@@ -277,3 +277,35 @@ def test_user_switch_and_chdir(tmp_path):
         if os.getuid() == 0:
             assert _uid_of(worker) == nobody.pw_uid  # workers dropped root
             assert _uid_of(server.process.pid) == 0  # the master keeps it (to bind, reload)
+
+
+def test_a_systemd_unix_socket_file_outlives_the_server(tmp_path):
+    path = str(tmp_path / "activated.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(16)
+    fd = listener.fileno()
+    code = (
+        "import os, sys\n"
+        f"os.dup2({fd}, 3)\n"
+        "os.environ['LISTEN_FDS'] = '1'\n"
+        "os.environ['LISTEN_PID'] = str(os.getpid())\n"
+        "from wsgikit.cli import main\n"
+        f"sys.exit(main(['{SERVICE}', '-w', '1']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        pass_fds=(fd,),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    listener.close()
+    try:
+        wait_for(lambda: _get_unix(path).startswith(b"HTTP/1.1 200"), what="answer")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=20)[0].decode()
+    assert proc.returncode == 0, out
+    # systemd owns it: after a restart of the service, nginx must still find it.
+    assert os.path.exists(path)

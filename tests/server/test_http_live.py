@@ -314,3 +314,12 @@ def test_app_server_header_wins(wsgikit_server):
 
     headers = wsgikit_server(app).get("/").headers
     assert headers.get_all("Server") == ["mine"]
+
+
+def test_keepalive_zero_closes_after_each_response(wsgikit_server, worker_class):
+    server = wsgikit_server(apps.echo, keepalive=0, worker_class=worker_class)
+    with RawClient(server.port) as c:
+        c.send(GET % b"once")
+        status, headers, _ = c.read_response()
+        assert status == 200 and headers["connection"] == "close"
+        assert c.closed_by_server()

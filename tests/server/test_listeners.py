@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 
 from wsgikit.server import Address, BindError, open_listeners, parse_bind
-from wsgikit.server.listeners import close_listeners, describe, systemd_sockets
+from wsgikit.server.listeners import (
+    close_listeners,
+    describe,
+    owned_unix_paths,
+    systemd_sockets,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,12 +63,14 @@ def test_port_in_use_is_one_line():
 
 def test_several_listeners_and_describe(tmp_path):
     path = str(tmp_path / "s.sock")
-    socks = open_listeners(["127.0.0.1:0", f"unix:{path}"])
+    binds = ["127.0.0.1:0", f"unix:{path}"]
+    socks = open_listeners(binds)
     try:
         assert describe(socks[0]).startswith("http://127.0.0.1:")
         assert describe(socks[1]) == f"unix:{path}"
     finally:
-        close_listeners(socks)
+        close_listeners(socks, remove=owned_unix_paths(binds))
+    assert not os.path.exists(path)
 
 
 def test_a_failed_bind_closes_the_ones_already_open(tmp_path):

@@ -289,10 +289,11 @@ class HTTPConnection:
         limit = self.limits.body
         if limit is not None and content_length is not None and content_length > limit:
             raise ProtocolError(f"request body larger than {limit} bytes", status=413)
-        if version == b"1.0":
-            keep_alive = b"keep-alive" in connection
-        else:
-            keep_alive = b"close" not in connection
+        # RFC 9112 section 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only
+        # with "keep-alive" (and "close" wins over it, section 9.6).
+        keep_alive = b"close" not in connection and (
+            version != b"1.0" or b"keep-alive" in connection
+        )
         return Request(
             method=event.method,
             target=event.target,
@@ -379,8 +380,10 @@ class HTTPConnection:
             else:
                 chunked = True
                 lines.append("Transfer-Encoding: chunked\r\n")
-        lines.append(f"Date: {date}\r\n")
-        if self.server_header and not any(n.lower() == "server" for n, _ in headers):
+        names = {name.lower() for name, _ in headers} if headers else set()
+        if "date" not in names:
+            lines.append(f"Date: {date}\r\n")
+        if self.server_header and "server" not in names:
             lines.append(f"Server: {self.server_header}\r\n")
         if not keep:
             lines.append("Connection: close\r\n")

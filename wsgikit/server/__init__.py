@@ -14,6 +14,7 @@ from .listeners import (
     describe,
     open_listener,
     open_listeners,
+    owned_unix_paths,
     parse_bind,
     systemd_sockets,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "describe",
     "open_listener",
     "open_listeners",
+    "owned_unix_paths",
     "parse_bind",
     "systemd_sockets",
 ]

@@ -12,7 +12,7 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "systemd_sockets",
     "describe",
     "close_listeners",
+    "owned_unix_paths",
 ]
 
 
@@ -102,8 +103,12 @@ def _unlink_stale_unix_socket(path: str) -> None:
     try:
         probe.settimeout(1.0)
         probe.connect(path)
-    except OSError:
+    except ConnectionRefusedError:
         os.unlink(path)  # nobody listens: a leftover from a crashed server
+    except OSError as exc:  # e.g. a timeout: a live server with a full backlog
+        raise BindError(
+            f"cannot listen on unix:{path}: cannot tell whether a server listens there ({exc})"
+        ) from None
     else:
         raise BindError(f"cannot listen on unix:{path}: another server is listening there")
     finally:
@@ -200,18 +205,22 @@ def describe(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-def close_listeners(socks: list[socket.socket], unlink: bool = True) -> None:
-    """Close listeners; remove the files of unix sockets we created."""
+def close_listeners(socks: list[socket.socket], remove: Iterable[str] = ()) -> None:
+    """Close listeners, then remove the unix socket files named in ``remove``.
+
+    Only the paths of ``unix:`` binds we opened ourselves belong there (see
+    :func:`owned_unix_paths`): a socket passed in by systemd or as ``fd://N``
+    belongs to whoever created it, and must outlive us.
+    """
     for sock in socks:
-        path = None
-        if unlink and sock.family == socket.AF_UNIX:
-            try:
-                path = sock.getsockname()
-            except OSError:
-                path = None
         sock.close()
-        if path:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+    for path in remove:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def owned_unix_paths(binds: Iterable[str]) -> list[str]:
+    """The socket files that opening ``binds`` creates (and closing should remove)."""
+    return [a.path for a in map(parse_bind, binds) if a.kind == "unix"]

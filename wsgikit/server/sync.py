@@ -157,7 +157,7 @@ class SyncServer(WorkerLoop):
 
     def _keep_alive(self) -> bool:
         """Keep the connection only while nobody else waits to connect (fairness)."""
-        return not self._stopping and not self._listen_poll.poll(0)
+        return not self._stopping and self.config.keepalive > 0 and not self._listen_poll.poll(0)
 
     def serve_forever(self) -> None:
         selector = selectors.DefaultSelector()

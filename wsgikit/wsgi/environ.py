@@ -91,6 +91,8 @@ def build_environ(
     if remote is not None:
         environ["REMOTE_ADDR"] = remote[0]
         environ["REMOTE_PORT"] = str(remote[1])
+    else:  # a unix socket peer has no address; apps still expect the key (Gunicorn: "")
+        environ["REMOTE_ADDR"] = environ["REMOTE_PORT"] = ""
     for name, value in request.headers:
         key = _header_key(name)
         if key is None:
