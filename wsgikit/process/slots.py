@@ -46,6 +46,9 @@ class SlotSnapshot:
         return self.booted_at > 0.0
 
 
+_TIME = struct.Struct("<d")
+
+
 def encode_label(label: str) -> bytes:
     """UTF-8 encode ``label``, truncated to LABEL_SIZE bytes without splitting a character."""
     raw = label.encode("utf-8", "replace")[:LABEL_SIZE]
@@ -99,10 +102,8 @@ class WorkerSlot:
         struct.pack_into("<d", self._mem, offset, now)
 
     def task_touch(self, index: int, now: float) -> None:
-        """Task ``index`` made progress at ``now``: its stall clock restarts."""
-        offset = self._slot_offset(index)
-        if struct.unpack_from("<d", self._mem, offset)[0] > 0.0:
-            struct.pack_into("<d", self._mem, offset, now)
+        """Task ``index`` (busy: its owner holds the token) made progress at ``now``."""
+        _TIME.pack_into(self._mem, self._slot_offset(index), now)
 
     def task_end(self, index: int) -> None:
         """Mark task slot ``index`` free."""

@@ -53,8 +53,9 @@ class _ProgressTransport:
         self._token = token
 
     def send(self, data: bytes) -> None:
-        self._inner.send(data)
-        self._monitor.task_progress(self._token)
+        if data:
+            self._inner.send(data)
+            self._monitor.task_progress(self._token)
 
     def sendfile(self, fd: int, offset: int, count: int) -> bool:
         sent = self._inner.sendfile(fd, offset, count)
