@@ -336,7 +336,8 @@ class Config:
         "-t",
         "--timeout",
         metavar="SECONDS",
-        help="A worker silent, or a request running, longer than this is killed and restarted.",
+        help="A worker silent, or a request without progress, for longer than this is "
+        "killed and restarted.",
         convert=_float(0.0),
         section="worker processes",
     )
