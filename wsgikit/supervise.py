@@ -105,32 +105,31 @@ def run_supervised(
         if config.resolved_worker_class == "threaded"
         else "",
     )
-    current = {"config": config}
 
     def reload() -> ReloadPlan:
-        new = reload_config() if reload_config is not None else current["config"]
+        new = reload_config() if reload_config is not None else config
         if new.bind != config.bind:
             logs.error.warning("a changed bind takes effect only after a restart")
-        current["config"] = new
         # With preload_app the master's copy of the app is reused (as Gunicorn does);
         # otherwise each new worker imports the app afresh.
         return _plan(new, spec, preloaded, listeners, logs)
 
-    hooks = Hooks(**{name: getattr(config, name) for name in Hooks.names()})
-    threads = config.threads if config.resolved_worker_class == "threaded" else 1
+    plan = _plan(config, spec, preloaded, listeners, logs)
     arbiter = Arbiter(
-        worker_main_for(config, spec, preloaded, listeners, logs),
-        workers=config.resolved_workers,
-        timeout=config.timeout,
-        graceful_timeout=config.graceful_timeout,
+        plan.worker_main,
+        workers=plan.workers,
+        timeout=plan.timeout,
+        graceful_timeout=plan.graceful_timeout,
         max_requests=config.max_requests,
         max_requests_jitter=config.max_requests_jitter,
-        hooks=hooks,
+        hooks=Hooks(**{name: getattr(config, name) for name in Hooks.names()}),
         logger=logs.error,
         reload=reload,
         reopen_logs=logs.reopen,
         proc_name=config.proc_name or _default_name(spec),
-        slots_per_worker=threads,
+        # One watched slot per app thread (a reload that adds threads is not watched
+        # for the extra ones until a restart).
+        slots_per_worker=config.threads if config.resolved_worker_class == "threaded" else 1,
     )
     return arbiter.run()
 
