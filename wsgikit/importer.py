@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["AppImportError", "import_app"]
+__all__ = ["AppImportError", "check_app_spec", "import_app"]
 
 
 class AppImportError(Exception):
@@ -83,6 +84,24 @@ def _parse(spec: str) -> tuple[str, str, tuple[Any, ...], dict[str, Any], bool]:
     return module, ".".join(reversed(parts)), args, kwargs, call
 
 
+def _no_module(module: str, missing: str) -> AppImportError:
+    return AppImportError(
+        f"cannot import module {module!r}: no module named {missing!r} "
+        f"(sys.path[0] is {sys.path[0]!r})"
+    )
+
+
+def check_app_spec(spec: str) -> None:
+    """Fail early, without running the app's code, when its module cannot be found.
+
+    The master uses it when workers will import the app themselves.
+    """
+    module = _parse(spec)[0]
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        raise _no_module(module, top)
+
+
 def import_app(spec: str) -> Callable[..., Any]:
     """Import and return the WSGI callable named by ``spec``."""
     module_name, attr, args, kwargs, call = _parse(spec)
@@ -90,10 +109,7 @@ def import_app(spec: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise AppImportError(
-                f"cannot import module {module_name!r}: no module named {exc.name!r} "
-                f"(sys.path[0] is {sys.path[0]!r})"
-            ) from None
+            raise _no_module(module_name, exc.name) from None
         raise AppImportError(
             f"error while importing {module_name!r}: {exc}", _user_traceback()
         ) from None

@@ -7,7 +7,6 @@ build one :class:`~wsgikit.config.Config` and end up in :func:`run`.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import signal
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .config import Config
-from .importer import AppImportError, import_app
+from .importer import AppImportError, check_app_spec, import_app
 from .logs import Logs
 from .process import daemonize, remove_pidfile, set_owner, write_pidfile
 from .server import (
@@ -35,7 +34,7 @@ from .server import (
 )
 from .wsgi.handler import WSGIApp
 
-__all__ = ["serve", "run", "make_server", "load_app", "check_app_spec", "prepare_process"]
+__all__ = ["serve", "run", "make_server", "load_app", "prepare_process"]
 
 
 def make_server(
@@ -64,21 +63,6 @@ def make_server(
         access_log=access_log,
         multiprocess=multiprocess,
     )
-
-
-def check_app_spec(spec: str) -> None:
-    """Fail early, without running the app's code, when its module cannot be found."""
-    module = spec.partition(":")[0].strip()
-    if not module or any(not part.isidentifier() for part in module.split(".")):
-        raise AppImportError(
-            f"malformed app {spec!r}: expected module:attribute, e.g. myapp:application"
-        )
-    top = module.split(".")[0]
-    if importlib.util.find_spec(top) is None:
-        raise AppImportError(
-            f"cannot import module {module!r}: no module named {top!r} "
-            f"(sys.path[0] is {sys.path[0]!r})"
-        )
 
 
 def load_app(app: WSGIApp | str | None) -> WSGIApp:

@@ -57,7 +57,8 @@ def run_until_answered(
     return answer, out, proc.returncode
 
 
-def hello_one_process(port: int) -> list[str]:
+def hello_command(port: int, workers: str = "0") -> list[str]:
+    """``python -m wsgikit examples.hello:application`` on 127.0.0.1:port."""
     return [
         sys.executable,
         "-m",
@@ -66,26 +67,14 @@ def hello_one_process(port: int) -> list[str]:
         "-b",
         f"127.0.0.1:{port}",
         "-w",
-        "0",
+        workers,
     ]
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_python_m_wsgikit_serves_the_hello_example(workers):
     port = free_port()
-    answer, out, code = run_until_answered(
-        [
-            sys.executable,
-            "-m",
-            "wsgikit",
-            "examples.hello:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            workers,
-        ],
-        port,
-    )
+    answer, out, code = run_until_answered(hello_command(port, workers), port)
     assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"Hello, World!"), out
     assert f"Listening at: http://127.0.0.1:{port}" in out
     assert code == 0, out
@@ -124,7 +113,7 @@ def test_serve_from_code_with_the_original_emulator_arguments(tmp_path):
 
 def test_ctrl_c_stops_the_one_process_server():
     port = free_port()
-    _, out, code = run_until_answered(hello_one_process(port), port, stop=signal.SIGINT)
+    _, out, code = run_until_answered(hello_command(port), port, stop=signal.SIGINT)
     assert code == 0, out
     assert "Traceback" not in out
 
@@ -162,6 +151,6 @@ def test_one_process_mode_ignores_signals_that_need_the_supervisor():
             proc.send_signal(sig)
             assert answers(port).endswith(b"Hello, World!")  # still serving
 
-    _, out, code = run_until_answered(hello_one_process(port), port, then=poke)
+    _, out, code = run_until_answered(hello_command(port), port, then=poke)
     assert code == 0, out
     assert "Received SIGHUP: it needs the supervisor (workers >= 1); ignored" in out

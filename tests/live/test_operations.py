@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -178,11 +179,9 @@ def test_ipv6_bind():
     assert "Listening at: http://[::1]:" in log
 
 
-def test_fd_and_systemd_socket_activation():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    port = listener.getsockname()[1]
+def _run_activated(listener: socket.socket, until: Callable[[], object]) -> tuple[str, int]:
+    """Serve SERVICE on ``listener`` handed over as systemd does (fd 3, LISTEN_FDS),
+    wait for ``until()``, then SIGTERM; return (output, exit status)."""
     fd = listener.fileno()
     code = (
         "import os, sys\n"
@@ -201,11 +200,20 @@ def test_fd_and_systemd_socket_activation():
     )
     listener.close()
     try:
-        wait_for(lambda: _answers(port), what="systemd-activated socket answering")
+        wait_for(until, what="the activated socket answering")
     finally:
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=20)[0].decode()
-    assert proc.returncode == 0, out
+    return out, proc.returncode
+
+
+def test_fd_and_systemd_socket_activation():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    out, code = _run_activated(listener, lambda: _answers(port))
+    assert code == 0, out
     assert f"Listening at: http://127.0.0.1:{port}" in out
 
 
@@ -284,28 +292,7 @@ def test_a_systemd_unix_socket_file_outlives_the_server(tmp_path):
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path)
     listener.listen(16)
-    fd = listener.fileno()
-    code = (
-        "import os, sys\n"
-        f"os.dup2({fd}, 3)\n"
-        "os.environ['LISTEN_FDS'] = '1'\n"
-        "os.environ['LISTEN_PID'] = str(os.getpid())\n"
-        "from wsgikit.cli import main\n"
-        f"sys.exit(main(['{SERVICE}', '-w', '1']))\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        pass_fds=(fd,),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    listener.close()
-    try:
-        wait_for(lambda: _get_unix(path).startswith(b"HTTP/1.1 200"), what="answer")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out = proc.communicate(timeout=20)[0].decode()
-    assert proc.returncode == 0, out
+    out, code = _run_activated(listener, lambda: _get_unix(path).startswith(b"HTTP/1.1 200"))
+    assert code == 0, out
     # systemd owns it: after a restart of the service, nginx must still find it.
     assert os.path.exists(path)

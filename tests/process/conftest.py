@@ -68,6 +68,14 @@ class Harness:
     def log_lines(self, needle: str) -> list[str]:
         return [line for line in self.log().splitlines() if needle in line]
 
+    def first_time(self, name: str) -> bool:
+        """True for the first process (of any) that asks about ``name``, False after."""
+        try:
+            os.close(os.open(self.tmp_path / name, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return False
+        return True
+
     # Worker mains ------------------------------------------------------------------
 
     def idle(self, tag: str = "") -> Callable[[WorkerContext], None]:

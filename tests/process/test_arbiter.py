@@ -122,12 +122,8 @@ def test_crash_after_boot_backs_off(harness: Harness) -> None:
 
 
 def test_silent_worker_is_killed_and_replaced(harness: Harness) -> None:
-    flag = harness.tmp_path / "hung-once"
-
     def main(ctx: WorkerContext) -> None:
-        try:
-            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
-        except FileExistsError:
+        if not harness.first_time("hung-once"):
             return harness.idle()(ctx)
         ctx.booted()
         record(harness.events_path, "hang")

@@ -44,12 +44,8 @@ def test_retiring_worker_ignoring_term_is_killed_after_graceful_timeout(harness:
 
 
 def test_stuck_worker_ignoring_abort_gets_sigkill(harness: Harness) -> None:
-    flag = harness.tmp_path / "once"
-
     def main(ctx: WorkerContext) -> None:
-        try:
-            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
-        except FileExistsError:
+        if not harness.first_time("once"):
             return harness.idle()(ctx)
         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGABRT, signal.SIGUSR2])
         ctx.booted()
