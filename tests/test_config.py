@@ -8,17 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from wsgikit.config import (
-    HOOK_NAMES,
-    SETTINGS,
-    Config,
-    ConfigError,
-    cmd_args_from_env,
-    default_workers,
-    env_settings,
-    load_config_file,
-    merge,
-)
+from wsgikit.config import HOOK_NAMES, SETTINGS, Config, ConfigError, default_workers
+from wsgikit.config_sources import cmd_args_from_env, env_settings, load_config_file, merge
 
 
 def test_defaults() -> None:

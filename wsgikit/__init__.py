@@ -4,7 +4,9 @@
 :class:`wsgikit.testing.LiveServer` inside tests.
 
 Names are imported on first use, so that loading the pytest plugin (which
-pytest does before coverage starts) does not import the whole package.
+pytest does before coverage starts) does not import the whole package. No
+submodule is named like a name exported here, so ``wsgikit.serve`` is always
+the function, whatever was imported before.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .binds import BindError
     from .config import Config, ConfigError
+    from .facade import serve
     from .importer import AppImportError
-    from .serve import make_server, serve
-    from .server import BindError
+    from .server import ServerOptions, make_server
 
     run = serve
 
@@ -24,13 +27,14 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "AppImportError": ("importer", "AppImportError"),
-    "BindError": ("server", "BindError"),
+    "BindError": ("binds", "BindError"),
     "Config": ("config", "Config"),
     "ConfigError": ("config", "ConfigError"),
-    "make_server": ("serve", "make_server"),
-    "serve": ("serve", "serve"),
+    "ServerOptions": ("server", "ServerOptions"),
+    "make_server": ("server", "make_server"),
+    "serve": ("facade", "serve"),
     # The original emulator's entry point, under its old name.
-    "run": ("serve", "serve"),
+    "run": ("facade", "serve"),
 }
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "BindError",
     "Config",
     "ConfigError",
+    "ServerOptions",
     "__version__",
     "make_server",
     "run",
@@ -50,4 +55,6 @@ def __getattr__(name: str) -> Any:
         module, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'wsgikit' has no attribute {name!r}") from None
-    return getattr(importlib.import_module(f".{module}", __name__), attr)
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value  # later lookups skip this function
+    return value

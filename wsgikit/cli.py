@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import __version__
-from .config import (
-    SETTINGS,
-    Config,
-    ConfigError,
+from .binds import BindError
+from .config import SETTINGS, Config, ConfigError
+from .config_sources import (
     cmd_args_from_env,
+    discover_config_file,
     env_settings,
     load_config_file,
     merge,
@@ -69,15 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_file(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    for name in ("wsgikit.conf.py", "gunicorn.conf.py"):
-        if os.path.exists(name):
-            return name
-    return None
-
-
 def load_config(
     argv: Sequence[str], environ: Mapping[str, str] | None = None
 ) -> tuple[Config, argparse.Namespace, list[str]]:
@@ -93,7 +84,7 @@ def load_config(
     ns = parser.parse_args(list(argv))
     warnings: list[str] = []
     layers: list[dict[str, Any]] = []
-    path = _config_file(getattr(ns, "config", None) or getattr(env_ns, "config", None))
+    path = discover_config_file(getattr(ns, "config", None) or getattr(env_ns, "config", None))
     if path:
         values, warnings = load_config_file(path)
         layers.append(values)
@@ -127,18 +118,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(ns, "print_config", False):
         _print_config(config)
         return 0
-    from .serve import load_app, run
-    from .server import BindError
+    from .facade import load_app, prepare_process, serve_config
 
     try:
         if getattr(ns, "check_config", False):
-            from .serve import prepare_process
-
             prepare_process(config)
             load_app(app)
             print("wsgikit: configuration and app OK", file=sys.stderr)
             return 0
-        return run(config, app, reload_config=lambda: load_config(args)[0])
+        return serve_config(config, app, reload_config=lambda: load_config(args)[0])
     except ConfigError as exc:
         print(f"wsgikit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

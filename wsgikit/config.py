@@ -2,8 +2,9 @@
 
 Every setting is a field of :class:`Config` whose metadata names its command
 line flags, its help text and its converter. The CLI, the config file loader
-(which accepts Gunicorn's setting names), the ``WSGIKIT_*`` environment
-variables and the docs reference are all derived from these declarations.
+(which accepts Gunicorn's setting names, see :mod:`wsgikit.config_sources`), the
+``WSGIKIT_*`` environment variables and the docs reference are all derived from
+these declarations.
 Validation happens here, once: a bad value raises :class:`ConfigError` naming
 the setting and what it expected.
 """
@@ -11,9 +12,8 @@ the setting and what it expected.
 from __future__ import annotations
 
 import os
-import shlex
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting", "default_workers", "HOOK_NAMES"]
@@ -123,7 +123,7 @@ def _binds(name: str, value: Any) -> tuple[str, ...]:
         ) from None
     if not result or any(not item for item in result):
         raise ConfigError(name, "expected at least one address like 127.0.0.1:8000")
-    from .server.listeners import BindError, parse_bind
+    from .binds import BindError, parse_bind
 
     for item in result:
         try:
@@ -184,6 +184,7 @@ class Setting:
     help: str
     convert: Converter
     section: str
+    default: Any = None
     action: str | None = None  # argparse action for flags (store_true, append)
     metavar: str | None = None
     cli: bool = True
@@ -213,23 +214,6 @@ def setting(
         return field(default_factory=default_factory, metadata=meta)
     return field(default=default, metadata=meta)
 
-
-HOOK_NAMES = (
-    "on_starting",
-    "when_ready",
-    "pre_fork",
-    "post_fork",
-    "post_worker_init",
-    "worker_int",
-    "worker_abort",
-    "pre_request",
-    "post_request",
-    "child_exit",
-    "worker_exit",
-    "nworkers_changed",
-    "on_reload",
-    "on_exit",
-)
 
 DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
@@ -369,7 +353,15 @@ class Config:
         30.0,
         "--body-timeout",
         metavar="SECONDS",
-        help="How long a read of the request body (or a write of the response) may stall.",
+        help="How long a read of the request body may stall (answered 408).",
+        convert=_float(0.001),
+        section="worker processes",
+    )
+    write_timeout: float = setting(
+        30.0,
+        "--write-timeout",
+        metavar="SECONDS",
+        help="How long a write of the response may stall before the client counts as gone.",
         convert=_float(0.001),
         section="worker processes",
     )
@@ -642,6 +634,7 @@ def _settings() -> dict[str, Setting]:
             help=meta["help"],
             convert=meta["convert"],
             section=meta["section"],
+            default=f.default if f.default is not MISSING else f.default_factory(),  # type: ignore[operator]
             action=meta["action"],
             metavar=meta["metavar"],
             cli=meta["cli"] and bool(meta["flags"]),
@@ -652,95 +645,5 @@ def _settings() -> dict[str, Setting]:
 SETTINGS: Mapping[str, Setting] = _settings()
 """Every setting by name, in declaration order."""
 
-# Gunicorn settings accepted in a config file that have no effect here, and why.
-NO_EFFECT: Mapping[str, str] = {
-    "worker_tmp_dir": "heartbeats go through shared memory, not files",
-    "capture_output": "",
-    "reload": "code reloading is not supported; send HUP to reload",
-    "reload_engine": "code reloading is not supported; send HUP to reload",
-    "sendfile": "wsgi.file_wrapper responses always use sendfile() when they can",
-    "statsd_host": "statsd metrics are not supported",
-    "statsd_prefix": "statsd metrics are not supported",
-    "syslog": "syslog is not supported; use --log-config",
-    "spew": "",
-}
-
-# Gunicorn settings that wsgikit refuses rather than silently ignoring: serving
-# plain HTTP where the user configured TLS would be worse than not starting.
-REFUSED: Mapping[str, str] = dict.fromkeys(
-    ("certfile", "keyfile", "ca_certs", "ssl_version", "cert_reqs", "ciphers", "ssl_context"),
-    "TLS is not supported yet: terminate TLS in a proxy (e.g. nginx) in front of wsgikit",
-)
-
-
-def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Settings from ``WSGIKIT_<NAME>`` variables (e.g. ``WSGIKIT_WORKERS=4``)."""
-    values: dict[str, Any] = {}
-    for name, spec in SETTINGS.items():
-        key = "WSGIKIT_" + name.upper()
-        if key in environ and spec.cli:
-            values[name] = environ[key]
-    return values
-
-
-def cmd_args_from_env(environ: Mapping[str, str]) -> list[str]:
-    """Extra command-line arguments from ``WSGIKIT_CMD_ARGS`` or ``GUNICORN_CMD_ARGS``."""
-    text = environ.get("WSGIKIT_CMD_ARGS") or environ.get("GUNICORN_CMD_ARGS") or ""
-    return shlex.split(text)
-
-
-def _failing_line(exc: BaseException, path: str) -> str:
-    """`` line N`` of the deepest frame of ``path`` in the exception's traceback."""
-    import os.path
-    import traceback
-
-    line = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename) == os.path.abspath(path):
-            line = f" line {frame.lineno}"
-    return line
-
-
-def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
-    """Run a Python config file; return (settings it sets, warnings).
-
-    Gunicorn's names are accepted, so a ``gunicorn.conf.py`` works unchanged
-    for every setting wsgikit supports; an unknown name gets a warning.
-    """
-    import runpy
-    import types
-
-    try:
-        namespace = runpy.run_path(path, run_name="__config__")
-    except FileNotFoundError:
-        raise ConfigError("config", f"config file {path!r} not found") from None
-    except SyntaxError as exc:
-        raise ConfigError("config", f"{path} line {exc.lineno}: SyntaxError: {exc.msg}") from None
-    except Exception as exc:
-        line = _failing_line(exc, path)
-        raise ConfigError("config", f"{path}{line}: {type(exc).__name__}: {exc}") from None
-    values: dict[str, Any] = {}
-    warnings: list[str] = []
-    for name, value in namespace.items():
-        if name.startswith("_") or isinstance(value, types.ModuleType | type):
-            continue
-        if name in SETTINGS:
-            values[name] = value
-        elif name in REFUSED:
-            raise ConfigError(name, REFUSED[name])
-        elif name in NO_EFFECT:
-            why = f" ({NO_EFFECT[name]})" if NO_EFFECT[name] else ""
-            warnings.append(f"{path}: setting '{name}' has no effect in wsgikit{why}; ignored")
-        elif callable(value):
-            continue  # a helper function defined in the file
-        else:
-            warnings.append(f"{path}: unknown setting '{name}' ignored")
-    return values, warnings
-
-
-def merge(layers: Iterable[Mapping[str, Any]]) -> Config:
-    """Build a Config from layers of raw values, later layers winning."""
-    values: dict[str, Any] = {}
-    for layer in layers:
-        values.update(layer)
-    return Config(**values)
+HOOK_NAMES: tuple[str, ...] = tuple(n for n, s in SETTINGS.items() if s.section == "hooks")
+"""The server hooks (Gunicorn's names), declared once above as settings."""

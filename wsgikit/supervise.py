@@ -3,7 +3,8 @@
 This is the only module that knows both sides: the supervisor
 (:mod:`wsgikit.process`, which knows nothing of HTTP) and the worker loops
 (:mod:`wsgikit.server`). It turns a :class:`Config` into a ``worker_main``
-and a reload plan; workers switch to the configured user and group.
+and a :class:`~wsgikit.process.WorkerPlan` (through :mod:`wsgikit.translate`);
+workers switch to the configured user and group.
 """
 
 from __future__ import annotations
@@ -16,17 +17,10 @@ from collections.abc import Callable
 from .config import Config
 from .importer import AppImportError, import_app
 from .logs import Logs
-from .process import (
-    BOOT_ERROR_EXIT,
-    Arbiter,
-    Hooks,
-    ReloadPlan,
-    WorkerContext,
-    set_owner,
-)
-from .serve import make_server
-from .server import describe
-from .wsgi.handler import WSGIApp
+from .process import BOOT_ERROR_EXIT, Arbiter, WorkerContext, WorkerPlan, set_owner
+from .server import describe, make_server
+from .translate import process_hooks, server_options, worker_plan
+from .wsgi import WSGIApp
 
 __all__ = ["run_supervised", "worker_main_for"]
 
@@ -41,6 +35,7 @@ def worker_main_for(
     logs: Logs,
 ) -> Callable[[WorkerContext], None]:
     """The function each worker process runs: load the app, serve until told to stop."""
+    options = server_options(config)
 
     def worker_main(ctx: WorkerContext) -> None:
         if config.user or config.group:
@@ -59,7 +54,7 @@ def worker_main_for(
         server = make_server(
             app,
             listeners,
-            config,
+            options,
             monitor=ctx,
             logger=logs.error,
             access_log=logs.access if logs.access_enabled else None,
@@ -78,13 +73,8 @@ def _plan(
     preloaded: WSGIApp | None,
     listeners: list[socket.socket],
     logs: Logs,
-) -> ReloadPlan:
-    return ReloadPlan(
-        worker_main=worker_main_for(config, spec, preloaded, listeners, logs),
-        workers=config.resolved_workers,
-        timeout=config.timeout,
-        graceful_timeout=config.graceful_timeout,
-    )
+) -> WorkerPlan:
+    return worker_plan(config, worker_main_for(config, spec, preloaded, listeners, logs))
 
 
 def run_supervised(
@@ -106,7 +96,7 @@ def run_supervised(
         else "",
     )
 
-    def reload() -> ReloadPlan:
+    def reload() -> WorkerPlan:
         new = reload_config() if reload_config is not None else config
         if new.bind != config.bind:
             logs.error.warning("a changed bind takes effect only after a restart")
@@ -114,22 +104,13 @@ def run_supervised(
         # otherwise each new worker imports the app afresh.
         return _plan(new, spec, preloaded, listeners, logs)
 
-    plan = _plan(config, spec, preloaded, listeners, logs)
     arbiter = Arbiter(
-        plan.worker_main,
-        workers=plan.workers,
-        timeout=plan.timeout,
-        graceful_timeout=plan.graceful_timeout,
-        max_requests=config.max_requests,
-        max_requests_jitter=config.max_requests_jitter,
-        hooks=Hooks(**{name: getattr(config, name) for name in Hooks.names()}),
+        _plan(config, spec, preloaded, listeners, logs),
+        hooks=process_hooks(config),
         logger=logs.error,
         reload=reload,
         reopen_logs=logs.reopen,
         proc_name=config.proc_name or _default_name(spec),
-        # One watched slot per app thread (a reload that adds threads is not watched
-        # for the extra ones until a restart).
-        slots_per_worker=config.threads if config.resolved_worker_class == "threaded" else 1,
     )
     return arbiter.run()
 

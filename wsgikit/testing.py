@@ -139,14 +139,15 @@ class LiveServer:
             self._start_process()
 
     def _start_thread(self) -> None:
-        from .serve import load_app, make_server
-        from .server import open_listeners
+        from .facade import load_app
+        from .server import make_server, open_listeners
+        from .translate import server_options
 
         config = Config(bind=(f"{self.host}:0",), workers=0, **self.settings)
         app = load_app(self.app)
         self._listeners = open_listeners(config.bind, config.backlog)
         self.port = self._listeners[0].getsockname()[1]
-        self._server = make_server(app, self._listeners, config)
+        self._server = make_server(app, self._listeners, server_options(config))
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"wsgikit-live-{self.port}", daemon=True
         )

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from wsgikit.process import Arbiter, WorkerContext
+from wsgikit.process import Arbiter, WorkerContext, WorkerPlan
 
 EVENTS = sys.argv[2]
 
@@ -64,7 +64,7 @@ def main() -> int:
         level=logging.INFO, stream=sys.stderr, format="%(process)d %(levelname)s %(message)s"
     )
     worker_main, options = SCENARIOS[sys.argv[1]]
-    arbiter = Arbiter(worker_main, graceful_timeout=3.0, **options)  # type: ignore[arg-type]
+    arbiter = Arbiter(WorkerPlan(worker_main, graceful_timeout=3.0, **options))  # type: ignore[arg-type]
     arbiter.tick = 0.1
     return arbiter.run()
 

@@ -11,14 +11,17 @@ from typing import Any
 import pytest
 from conftest import Harness, alive, record, run_arbiter, signal_master, wait_for
 
-from wsgikit.process import BOOT_ERROR_EXIT, Arbiter, Hooks, ReloadPlan, WorkerContext
+from wsgikit.process import BOOT_ERROR_EXIT, Arbiter, Hooks, WorkerContext, WorkerPlan
+
+_PLAN_FIELDS = ("workers", "timeout", "graceful_timeout", "max_requests", "max_requests_jitter")
 
 
 def make(harness: Harness, main: Any = None, **kw: Any) -> Arbiter:
     kw.setdefault("workers", 2)
     kw.setdefault("timeout", 2.0)
     kw.setdefault("graceful_timeout", 3.0)
-    arbiter = Arbiter(main or harness.idle(), logger=harness.logger, **kw)
+    plan = WorkerPlan(main or harness.idle(), **{k: kw.pop(k) for k in _PLAN_FIELDS if k in kw})
+    arbiter = Arbiter(plan, logger=harness.logger, **kw)
     arbiter.tick = 0.1
     return arbiter
 
@@ -230,8 +233,8 @@ def test_quit_during_graceful_stop_switches_to_fast(harness: Harness) -> None:
 def test_hup_starts_new_generation_then_retires_old(harness: Harness) -> None:
     reloads: list[str] = []
 
-    def reload() -> ReloadPlan:
-        return ReloadPlan(harness.idle("gen2"), workers=2, timeout=2, graceful_timeout=2)
+    def reload() -> WorkerPlan:
+        return WorkerPlan(harness.idle("gen2"), workers=2, timeout=2, graceful_timeout=2)
 
     hooks = Hooks(on_reload=lambda arbiter: reloads.append("on_reload"))
     arbiter = make(harness, harness.idle("gen1"), reload=reload, hooks=hooks)
@@ -257,7 +260,7 @@ def test_hup_starts_new_generation_then_retires_old(harness: Harness) -> None:
 
 
 def test_hup_with_failing_reload_keeps_workers(harness: Harness) -> None:
-    def reload() -> ReloadPlan:
+    def reload() -> WorkerPlan:
         raise ValueError("syntax error in new code")
 
     arbiter = make(harness, reload=reload)
@@ -278,7 +281,7 @@ def test_hup_with_new_generation_failing_boot_keeps_workers(harness: Harness) ->
     def broken(ctx: WorkerContext) -> None:
         raise ImportError("new app is broken")
 
-    arbiter = make(harness, reload=lambda: ReloadPlan(broken, 2, 2.0, 2.0))
+    arbiter = make(harness, reload=lambda: WorkerPlan(broken, 2, 2.0, 2.0))
 
     def driver() -> None:
         wait_for(lambda: len(harness.events("boot")) == 2, "booted")
@@ -441,6 +444,6 @@ def test_run_outside_main_thread_is_refused(harness: Harness) -> None:
 
 def test_invalid_arguments() -> None:
     with pytest.raises(ValueError):
-        Arbiter(lambda ctx: None, workers=0)
+        Arbiter(WorkerPlan(lambda ctx: None, workers=0))
     with pytest.raises(ValueError):
-        Arbiter(lambda ctx: None, workers=1, slots_per_worker=0)
+        WorkerPlan(lambda ctx: None, workers=1, slots_per_worker=0)

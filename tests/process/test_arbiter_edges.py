@@ -11,7 +11,7 @@ import pytest
 from conftest import Harness, record, run_arbiter, signal_master, wait_for
 from test_arbiter import make
 
-from wsgikit.process import ReloadPlan, WorkerContext
+from wsgikit.process import WorkerContext, WorkerPlan
 
 
 def stubborn(harness: Harness) -> Any:
@@ -67,8 +67,8 @@ def test_stuck_worker_ignoring_abort_gets_sigkill(harness: Harness) -> None:
 def test_reload_plan_validation_and_new_worker_count(harness: Harness) -> None:
     plans = iter(
         [
-            ReloadPlan(harness.idle("gen2"), workers=0, timeout=2, graceful_timeout=2),
-            ReloadPlan(harness.idle("gen2"), workers=1, timeout=2, graceful_timeout=2),
+            WorkerPlan(harness.idle("gen2"), workers=0, timeout=2, graceful_timeout=2),
+            WorkerPlan(harness.idle("gen2"), workers=1, timeout=2, graceful_timeout=2),
         ]
     )
     arbiter = make(harness, workers=2, reload=lambda: next(plans))

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 
 from wsgikit.process import BOOT_ERROR_EXIT, Hooks, WorkerContext
-from wsgikit.process.child import (
+from wsgikit.process.master_signals import MASTER_SIGNALS
+from wsgikit.process.master_workers import WorkerHandle
+from wsgikit.process.shared_slot import WorkerSlot
+from wsgikit.process.worker_process import (
     IGNORED_IN_WORKER,
     WorkerSignals,
     run_worker,
     stderr_fd,
     system_exit_code,
 )
-from wsgikit.process.signals import MASTER_SIGNALS
-from wsgikit.process.slots import WorkerSlot
-from wsgikit.process.workers import WorkerHandle
 
 TOUCHED = (*MASTER_SIGNALS, *IGNORED_IN_WORKER, signal.SIGABRT)
 LOGGER = logging.getLogger("wsgikit.test.child")
@@ -56,9 +56,24 @@ def test_normal_return_runs_hooks_and_exits_0() -> None:
 
     def main(ctx: WorkerContext) -> None:
         calls.append(("main", ctx._slot.snapshot().heartbeat > 0))
+        ctx.booted()
 
     assert run(main, hooks) == 0
     assert calls == [("post_fork", "ARBITER"), ("main", True), ("worker_exit", 1)]
+
+
+def test_return_without_booted_says_what_to_do(caplog: pytest.LogCaptureFixture) -> None:
+    # A worker_main that forgets ctx.booted() is told so, not left to a silent exit 3.
+    with caplog.at_level(logging.ERROR, logger=LOGGER.name):
+        assert run(lambda ctx: None) == BOOT_ERROR_EXIT
+    assert "returned without calling ctx.booted()" in caplog.text
+
+
+def test_return_before_boot_when_asked_to_stop_is_normal() -> None:
+    def main(ctx: WorkerContext) -> None:
+        ctx.request_stop(True)  # e.g. SIGTERM arrived while the app was loading
+
+    assert run(main) == 0
 
 
 def test_exception_before_boot_is_a_boot_error(caplog: pytest.LogCaptureFixture) -> None:

@@ -7,10 +7,11 @@ import socket
 
 import pytest
 
-from wsgikit.server import Address, BindError, open_listeners, parse_bind
+from wsgikit.binds import Address, BindError, parse_bind
 from wsgikit.server.listeners import (
     close_listeners,
     describe,
+    open_listeners,
     owned_unix_paths,
     systemd_sockets,
 )

@@ -18,6 +18,7 @@ import pytest
 
 from wsgikit.config import Config
 from wsgikit.server.threaded import ThreadedServer
+from wsgikit.translate import server_options
 
 DEADLINE = 10.0
 
@@ -66,7 +67,7 @@ def serve(app: Callable[..., Iterable[bytes]], **settings: Any) -> Iterator[Live
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
-    server = ThreadedServer(app, [listener], Config(**settings))
+    server = ThreadedServer(app, [listener], server_options(Config(**settings)))
     thread = threading.Thread(target=server.serve_forever, name="test-loop", daemon=True)
     thread.start()
     live = Live(server, thread, listener.getsockname())
@@ -348,7 +349,7 @@ def test_graceful_stop_finishes_in_flight_requests() -> None:
         assert started.wait(DEADLINE)
         queued = live.connect()  # complete, waiting for the only app thread
         queued.send(b"GET /queued HTTP/1.1\r\nHost: t\r\n\r\n")
-        wait_for(lambda: len(live.server._ready) == 1, "the second request to be queued")
+        wait_for(lambda: len(live.server._admission.ready) == 1, "the second request to be queued")
         stopper = threading.Thread(target=live.stop, daemon=True)
         start = time.monotonic()
         stopper.start()
@@ -475,7 +476,7 @@ def test_saturated_pool_still_answers_every_request() -> None:
         for i, client in enumerate(clients):
             client.send(f"GET /{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
         time.sleep(0.2)
-        queued = len(live.server._ready)
+        queued = len(live.server._admission.ready)
         assert queued <= live.server.max_queued
         for _ in range(12):
             gate.release()

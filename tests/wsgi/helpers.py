@@ -1,4 +1,4 @@
-"""In-memory plumbing for driving ``run_app`` without sockets."""
+"""In-memory plumbing for driving ``call_app`` without sockets."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from wsgikit.wsgi import (
     ResponseInfo,
     ServerInfo,
     build_environ,
-    run_app,
+    call_app,
 )
 
 DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
@@ -164,7 +164,9 @@ def call(
     info = info or ServerInfo("127.0.0.1", "8000")
     base = info.base_environ(ErrorStream(LOGGER))
     environ = build_environ(request, base, InputStream(ConnBody(conn, transport)), ("10.0.0.7", 1))
-    result = run_app(app, environ, conn, transport, date=DATE, keep_alive=keep_alive, logger=LOGGER)
+    result = call_app(
+        app, environ, conn, transport, date=DATE, keep_alive=keep_alive, logger=LOGGER
+    )
     outcome = Outcome(result, transport, conn, environ)
     if parse and transport.out:
         outcome.response = parse_response(

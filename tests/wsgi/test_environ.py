@@ -261,11 +261,3 @@ def test_options_asterisk_has_empty_path_info() -> None:
     assert env["PATH_INFO"] == ""
     assert env["RAW_URI"] == "*"
     wsgiref.validate.check_environ(env)
-
-
-def test_default_errors_is_stderr() -> None:
-    import sys
-
-    from wsgikit.wsgi.environ import default_errors
-
-    assert default_errors() is sys.stderr

@@ -3,7 +3,7 @@
 This package imports nothing else of wsgikit and does no I/O.
 """
 
-from .connection import ConnState, HTTPConnection, error_response
+from .connection import ConnState, HTTPConnection
 from .errors import ProtocolError, ResponseError
 from .events import (
     CONNECTION_CLOSED,
@@ -18,8 +18,9 @@ from .events import (
     Paused,
     Request,
 )
+from .headers import HOP_BY_HOP, ResponseHead, check_response, parse_status, validate_headers
 from .limits import Limits
-from .response import HOP_BY_HOP, format_date, parse_status, validate_headers
+from .response import BodyFraming, error_content, error_response, format_date, serialize_head
 
 __all__ = [
     "CONNECTION_CLOSED",
@@ -27,6 +28,7 @@ __all__ = [
     "HOP_BY_HOP",
     "NEED_DATA",
     "PAUSED",
+    "BodyFraming",
     "ConnState",
     "ConnectionClosed",
     "Data",
@@ -39,8 +41,12 @@ __all__ = [
     "ProtocolError",
     "Request",
     "ResponseError",
+    "ResponseHead",
+    "check_response",
+    "error_content",
     "error_response",
     "format_date",
     "parse_status",
+    "serialize_head",
     "validate_headers",
 ]

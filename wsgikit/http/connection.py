@@ -40,12 +40,13 @@ from .events import (
     Event,
     Request,
 )
+from .headers import ResponseHead, check_response
 from .limits import Limits
-from .response import parse_status, validate_headers
+from .response import BodyFraming, serialize_head
 
-__all__ = ["HTTPConnection", "ConnState", "error_response"]
+__all__ = ["HTTPConnection", "ConnState"]
 
-_NO_BODY_STATUSES = frozenset({204, 304})
+_NOT_STARTED = BodyFraming(chunked=False, no_body=True, remaining=None)
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # RFC 3986 host (reg-name, IPv4 or [IP-literal]) with an optional port.
 _HOST = re.compile(rb"(\[[0-9A-Fa-f:.vV]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(:[0-9]*)?\Z")
@@ -64,28 +65,6 @@ class ConnState(Enum):
 
 def _tokens(value: bytes) -> set[bytes]:
     return {part.strip().lower() for part in value.split(b",")}
-
-
-def error_response(status: int, date: str, server: str | None = None, detail: str = "") -> bytes:
-    """A complete, self-contained error response that closes the connection."""
-    from http import HTTPStatus
-
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Error"
-    body = f"{status} {reason}\n{detail}\n" if detail else f"{status} {reason}\n"
-    payload = body.encode("utf-8", "replace")
-    head = [
-        f"HTTP/1.1 {status} {reason}",
-        "Content-Type: text/plain; charset=utf-8",
-        f"Content-Length: {len(payload)}",
-        "Connection: close",
-        f"Date: {date}",
-    ]
-    if server:
-        head.append(f"Server: {server}")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
 
 
 class HTTPConnection:
@@ -111,9 +90,7 @@ class HTTPConnection:
         self.continue_sent = False
         self.keep_alive = False
         self.status = 0
-        self._chunked = False
-        self._no_body = False
-        self._remaining: int | None = None
+        self._framing = _NOT_STARTED
 
     # ------------------------------------------------------------------ input
 
@@ -352,89 +329,62 @@ class HTTPConnection:
         date: str,
         keep_alive: bool = True,
     ) -> bytes:
-        """Serialize a response head and decide the body framing.
+        """Check and serialize a response head (see :meth:`send_head`).
 
-        ``status`` and ``headers`` are WSGI native strings; ``keep_alive=False``
-        forces ``Connection: close`` (e.g. while the server is stopping).
-        Raises :class:`ResponseError` for a malformed status or header.
+        ``status`` and ``headers`` are WSGI native strings. Raises
+        :class:`ResponseError` for a malformed status or header.
+        """
+        return self.send_head(check_response(status, headers), date, keep_alive)
+
+    def send_head(self, head: ResponseHead, date: str, keep_alive: bool = True) -> bytes:
+        """Serialize a checked response head and decide the body framing.
+
+        ``keep_alive=False`` forces ``Connection: close`` (e.g. while the server
+        is stopping).
         """
         request = self.request
         if request is None or self.response_started:
             raise ResponseError("no request to respond to, or response already started")
-        code = parse_status(status)
-        content_length = validate_headers(headers)
-        no_body = request.method == b"HEAD" or code in _NO_BODY_STATUSES
         keep = keep_alive and request.keep_alive
         if self.state is ConnState.BODY and request.expects_continue and not self.continue_sent:
             # The client holds its body back until it sees 100 Continue: the
             # body will never arrive, so this connection cannot be reused.
             keep = False
-        chunked = False
-        lines = [f"HTTP/1.1 {status}\r\n"]
-        lines.extend(f"{name}: {value}\r\n" for name, value in headers)
-        if code in _NO_BODY_STATUSES:
-            content_length = None
-        elif content_length is None and not no_body:
-            if request.http_version == b"1.0":
-                keep = False  # the body is delimited by closing the connection
-            else:
-                chunked = True
-                lines.append("Transfer-Encoding: chunked\r\n")
-        names = {name.lower() for name, _ in headers} if headers else set()
-        if "date" not in names:
-            lines.append(f"Date: {date}\r\n")
-        if self.server_header and "server" not in names:
-            lines.append(f"Server: {self.server_header}\r\n")
-        if not keep:
-            lines.append("Connection: close\r\n")
-        elif request.http_version == b"1.0":
-            lines.append("Connection: keep-alive\r\n")
-        lines.append("\r\n")
-        try:
-            head = "".join(lines).encode("latin-1")
-        except UnicodeEncodeError as exc:  # pragma: no cover - validate_headers rejects these
-            raise ResponseError(f"response head is not latin-1: {exc}") from None
+        data, framing, keep = serialize_head(
+            head,
+            method=request.method,
+            http_version=request.http_version,
+            keep_alive=keep,
+            date=date,
+            server=self.server_header,
+        )
         self.response_started = True
-        self.status = code
+        self.status = head.code
         self.keep_alive = keep
-        self._chunked = chunked
-        self._no_body = no_body
-        self._remaining = None if no_body else content_length
-        return head
+        self._framing = framing
+        return data
 
     def send_body(self, data: bytes) -> bytes:
         """Frame a piece of the response body (empty for HEAD, 204 and 304)."""
-        if self._no_body or not data:
-            return b""
-        if self._chunked:
-            return b"%x\r\n%b\r\n" % (len(data), data)
-        remaining = self._remaining
-        if remaining is not None:
-            if len(data) > remaining:
-                data = data[:remaining]  # never send more than Content-Length announced
-            self._remaining = remaining - len(data)
-        return data
+        return self._framing.frame(data)
 
     def consume_body(self, count: int) -> None:
         """Account for ``count`` body bytes the caller sent itself (``sendfile``)."""
-        if self._remaining is not None:
-            self._remaining = max(0, self._remaining - count)
+        self._framing.consume(count)
 
     @property
     def body_bytes_allowed(self) -> int | None:
         """How many more body bytes the announced Content-Length allows (None: unbounded)."""
-        return 0 if self._no_body else self._remaining
+        return self._framing.allowed
 
     def end_response(self) -> bytes:
         """Finish the response; returns the last bytes to send (the final chunk)."""
         self.response_finished = True
-        if self._remaining:
+        if self._framing.truncated:
             # Fewer bytes than Content-Length promised: the only honest way out
             # is to close, so the client sees a truncated message.
             self.keep_alive = False
-        if self._chunked:
-            return b"0\r\n\r\n"
-        return b""
+        return self._framing.end()
 
     def start_next_cycle(self) -> bool:
         """Prepare for the next request on this connection.

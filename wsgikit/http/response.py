@@ -1,80 +1,133 @@
-"""Validation and serialization of a response head.
+"""Response serialization: the head, the body framing, and wsgikit's error responses.
 
-h11 stays the authority on request framing; responses are serialized here
-because h11's ``send`` re-normalizes every header on every request, which was
-measured at about a quarter of the per-request cost of a hello-world app (see
-docs/design.md). The rules h11 would apply are kept: a status line of three
-digits, token header names, header values free of control characters, and
-framing headers (Content-Length / Transfer-Encoding / Connection) decided by
-the connection, not the application (RFC 9112 sections 6 and 9.6).
+The framing rules are RFC 9112's (sections 6.1-6.3 and 9.3): no body for HEAD,
+204 and 304; the declared Content-Length is never exceeded; without a length an
+HTTP/1.1 body is chunked and an HTTP/1.0 body is delimited by closing the
+connection; ``Connection: close`` whenever the connection will not be reused.
 """
 
 from __future__ import annotations
 
-import re
 import time
+from http import HTTPStatus
 
-from .errors import ResponseError
+from .headers import ResponseHead
 
-__all__ = ["HOP_BY_HOP", "parse_status", "validate_headers", "format_date"]
+__all__ = ["BodyFraming", "error_content", "error_response", "format_date", "serialize_head"]
 
-# RFC 9110 section 7.6.1 and PEP 3333 ("hop-by-hop" headers belong to the server).
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+\Z")
-# field-value: VCHAR, obs-text, SP and HTAB only (RFC 9110 section 5.5).
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
-_STATUS = re.compile(r"([2-5][0-9][0-9]) [^\x00-\x08\x0a-\x1f\x7f]*\Z")
+_NO_BODY_STATUSES = frozenset({204, 304})
 
 
-def parse_status(status: str) -> int:
-    """Return the code of a WSGI status string such as ``"200 OK"``.
+class BodyFraming:
+    """How the body of one response goes on the wire, and how much of it may still go."""
 
-    Raises :class:`ResponseError` for anything that is not three digits
-    (200-599: an informational status cannot be a final response), a space and
-    a reason phrase without control characters.
+    __slots__ = ("chunked", "no_body", "remaining")
+
+    def __init__(self, chunked: bool, no_body: bool, remaining: int | None) -> None:
+        self.chunked = chunked
+        self.no_body = no_body
+        self.remaining = remaining  # bytes the Content-Length still allows; None: unbounded
+
+    def frame(self, data: bytes) -> bytes:
+        """Frame a piece of the body (empty for HEAD, 204 and 304)."""
+        if self.no_body or not data:
+            return b""
+        if self.chunked:
+            return b"%x\r\n%b\r\n" % (len(data), data)
+        remaining = self.remaining
+        if remaining is not None:
+            if len(data) > remaining:
+                data = data[:remaining]  # never send more than Content-Length announced
+            self.remaining = remaining - len(data)
+        return data
+
+    def consume(self, count: int) -> None:
+        """Account for ``count`` body bytes the caller sent itself (``sendfile``)."""
+        if self.remaining is not None:
+            self.remaining = max(0, self.remaining - count)
+
+    @property
+    def allowed(self) -> int | None:
+        """How many more body bytes may be sent (None: unbounded)."""
+        return 0 if self.no_body else self.remaining
+
+    def end(self) -> bytes:
+        """The bytes that end the body (the last chunk, or nothing)."""
+        return b"0\r\n\r\n" if self.chunked else b""
+
+    @property
+    def truncated(self) -> bool:
+        """True when fewer bytes were sent than the Content-Length promised."""
+        return bool(self.remaining)
+
+
+def serialize_head(
+    head: ResponseHead,
+    *,
+    method: bytes,
+    http_version: bytes,
+    keep_alive: bool,
+    date: str,
+    server: str | None,
+) -> tuple[bytes, BodyFraming, bool]:
+    """The response head's bytes, its body framing, and whether the connection stays open.
+
+    ``keep_alive`` is what the request and the server allow; the framing may
+    still force a close (an HTTP/1.0 body without a length).
     """
-    match = _STATUS.match(status) if isinstance(status, str) else None
-    if match is None:
-        raise ResponseError(f"malformed status {status!r}: expected e.g. '200 OK'")
-    return int(match.group(1))
+    code = head.code
+    content_length = head.content_length
+    no_body = method == b"HEAD" or code in _NO_BODY_STATUSES
+    keep = keep_alive
+    chunked = False
+    lines = [f"HTTP/1.1 {head.status}\r\n"]
+    lines.extend(f"{name}: {value}\r\n" for name, value in head.headers)
+    if code in _NO_BODY_STATUSES:
+        content_length = None
+    elif content_length is None and not no_body:
+        if http_version == b"1.0":
+            keep = False  # the body is delimited by closing the connection
+        else:
+            chunked = True
+            lines.append("Transfer-Encoding: chunked\r\n")
+    names = {name.lower() for name, _ in head.headers} if head.headers else set()
+    if "date" not in names:
+        lines.append(f"Date: {date}\r\n")
+    if server and "server" not in names:
+        lines.append(f"Server: {server}\r\n")
+    if not keep:
+        lines.append("Connection: close\r\n")
+    elif http_version == b"1.0":
+        lines.append("Connection: keep-alive\r\n")
+    lines.append("\r\n")
+    data = "".join(lines).encode("latin-1")  # check_response admits latin-1 only
+    return data, BodyFraming(chunked, no_body, None if no_body else content_length), keep
 
 
-def validate_headers(headers: list[tuple[str, str]]) -> int | None:
-    """Check application headers; return the Content-Length they declare, if any."""
-    content_length: int | None = None
-    for item in headers:
-        if not (isinstance(item, tuple) and len(item) == 2):
-            raise ResponseError(f"header {item!r} is not a (name, value) tuple")
-        name, value = item
-        if not isinstance(name, str) or _TOKEN.match(name) is None:
-            raise ResponseError(f"malformed header name {name!r}")
-        if not isinstance(value, str) or _BAD_VALUE.search(value) is not None:
-            raise ResponseError(f"malformed value for header {name}: {value!r}")
-        lname = name.lower()
-        if lname in HOP_BY_HOP:
-            raise ResponseError(f"hop-by-hop header {name!r} is set by the server, not the app")
-        if lname == "content-length":
-            text = value.strip()
-            if not text.isdigit() or not text.isascii():
-                raise ResponseError(f"malformed Content-Length {value!r}")
-            length = int(text)
-            if content_length is not None and content_length != length:
-                raise ResponseError("conflicting Content-Length headers")
-            content_length = length
-    return content_length
+def error_content(status: int, detail: str = "") -> tuple[str, list[tuple[str, str]], bytes]:
+    """The status line, headers and body of every error response wsgikit writes itself."""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    text = f"{reason}\n{detail}\n" if detail else f"{reason}\n"
+    body = text.encode("utf-8", "replace")
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ]
+    return f"{status} {reason}", headers, body
+
+
+def error_response(status: int, date: str, server: str | None = None, detail: str = "") -> bytes:
+    """A complete error response that closes the connection (for a rejected request)."""
+    status_line, headers, body = error_content(status, detail)
+    lines = [f"HTTP/1.1 {status_line}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines += ["Connection: close", f"Date: {date}"]
+    if server:
+        lines.append(f"Server: {server}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -1,12 +1,15 @@
 """Generic pre-fork process supervision: an ``Arbiter`` forks workers that run a callable.
 
 Nothing here knows about HTTP or WSGI; the server layer plugs a ``worker_main`` in.
+Modules are named for the side of the fork they run on: ``arbiter`` and
+``master_*`` in the master, ``worker_*`` in each worker, ``shared_slot`` (the
+shared-memory status block) on both.
 """
 
 from wsgikit.process.arbiter import Arbiter
-from wsgikit.process.context import WorkerContext
 from wsgikit.process.hooks import Hooks
-from wsgikit.process.plan import BOOT_ERROR_EXIT, ReloadPlan
+from wsgikit.process.master_workers import KillStage, WorkerHandle
+from wsgikit.process.plan import BOOT_ERROR_EXIT, WorkerPlan
 from wsgikit.process.posix import (
     PidfileError,
     UserError,
@@ -19,17 +22,18 @@ from wsgikit.process.posix import (
     write_pidfile,
 )
 from wsgikit.process.proctitle import set_proc_title
-from wsgikit.process.workers import WorkerHandle
+from wsgikit.process.worker_context import WorkerContext
 
 __all__ = [
     "BOOT_ERROR_EXIT",
     "Arbiter",
     "Hooks",
+    "KillStage",
     "PidfileError",
-    "ReloadPlan",
     "UserError",
     "WorkerContext",
     "WorkerHandle",
+    "WorkerPlan",
     "chdir",
     "daemonize",
     "pidfile",

@@ -9,39 +9,46 @@ live in their own modules.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import random
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from wsgikit.process.child import WorkerMain, flush_output, run_worker
-from wsgikit.process.context import WorkerContext
 from wsgikit.process.hooks import Hooks
-from wsgikit.process.plan import BOOT_ERROR_EXIT, ReloadPlan
+from wsgikit.process.master_signals import MASTER_SIGNALS, SignalQueue, signal_name
+from wsgikit.process.master_watchdog import Backoff, find_stuck
+from wsgikit.process.master_workers import (
+    KillStage,
+    WorkerHandle,
+    describe_exit,
+    exit_code,
+    format_stats,
+)
+from wsgikit.process.plan import BOOT_ERROR_EXIT, WorkerPlan
 from wsgikit.process.proctitle import master_title, set_proc_title, worker_title
-from wsgikit.process.signals import MASTER_SIGNALS, SignalQueue, signal_name
-from wsgikit.process.slots import WorkerSlot
-from wsgikit.process.watchdog import Backoff, find_stuck
-from wsgikit.process.workers import WorkerHandle, describe_exit, exit_code, format_stats
+from wsgikit.process.shared_slot import WorkerSlot
+from wsgikit.process.worker_context import WorkerContext
+from wsgikit.process.worker_process import WorkerMain, flush_output, run_worker
 
 
-@dataclass
+@dataclasses.dataclass
 class Generation:
-    """Workers started from one ``ReloadPlan`` (the initial one, or one per HUP)."""
+    """Workers started from one ``WorkerPlan`` (the initial one, or one per HUP)."""
 
     number: int
-    plan: ReloadPlan
+    plan: WorkerPlan
     booted_once: bool = False
 
 
 class Arbiter:
-    """A pre-fork supervisor running ``worker_main(ctx)`` in ``workers`` child processes.
+    """A pre-fork supervisor running ``plan.worker_main(ctx)`` in ``plan.workers`` processes.
 
     ``run()`` must be called from the main thread (it installs signal handlers); it
     returns 0 after a normal stop and ``BOOT_ERROR_EXIT`` when workers cannot boot.
+    On SIGHUP, ``reload()`` (if given) returns the plan of the next generation.
     """
 
     #: Longest sleep of the loop between checks (seconds).
@@ -55,36 +62,25 @@ class Arbiter:
 
     def __init__(
         self,
-        worker_main: WorkerMain,
+        plan: WorkerPlan,
         *,
-        workers: int,
-        timeout: float = 30.0,
-        graceful_timeout: float = 30.0,
-        max_requests: int = 0,
-        max_requests_jitter: int = 0,
         hooks: Hooks | None = None,
         logger: logging.Logger | None = None,
-        reload: Callable[[], ReloadPlan] | None = None,
+        reload: Callable[[], WorkerPlan] | None = None,
         reopen_logs: Callable[[], None] | None = None,
         proc_name: str = "wsgikit",
-        slots_per_worker: int = 1,
     ) -> None:
-        if workers < 1:
+        if plan.workers < 1:
             raise ValueError("workers must be >= 1")
-        if slots_per_worker < 1:
-            raise ValueError("slots_per_worker must be >= 1")
-        self.workers = workers
-        self.max_requests = max_requests
-        self.max_requests_jitter = max_requests_jitter
+        self.workers = plan.workers
         self.hooks = hooks if hooks is not None else Hooks()
         self.log = logger if logger is not None else logging.getLogger("wsgikit.error")
         self.proc_name = proc_name
-        self.slots_per_worker = slots_per_worker
         self.backoff = Backoff()
         self.pid = 0
         self._reload = reload
         self._reopen_logs = reopen_logs
-        self._current = Generation(1, ReloadPlan(worker_main, workers, timeout, graceful_timeout))
+        self._current = Generation(1, plan)
         self._incoming: Generation | None = None
         self._handles: dict[int, WorkerHandle] = {}
         self._signals: SignalQueue | None = None
@@ -98,6 +94,11 @@ class Arbiter:
         self._replacing: collections.deque[str] = collections.deque()
 
     # -- public API -----------------------------------------------------------------
+
+    @property
+    def plan(self) -> WorkerPlan:
+        """The plan of the current generation of workers."""
+        return self._current.plan
 
     @property
     def timeout(self) -> float:
@@ -178,7 +179,7 @@ class Arbiter:
         if self._replacing or self._next_spawn_at > now:
             sleep = min(sleep, max(0.01, self._next_spawn_at - now))
         for handle in self._handles.values():
-            if handle.kill_stage in (1, 2):
+            if handle.kill_stage in (KillStage.DUMPED, KillStage.ABORTED):
                 sleep = min(sleep, max(0.01, handle.kill_next_at - now))
             elif handle.retiring:
                 sleep = min(sleep, max(0.01, handle.retire_deadline - now))
@@ -259,7 +260,7 @@ class Arbiter:
         if self._stopping or handle.retiring or handle.generation != self._current.number:
             self.log.info("%s exited (%s)", who, how)
             return
-        if handle.kill_stage:
+        if handle.kill_stage is not KillStage.NONE:
             pass  # the stuck report was logged when we killed it
         elif exit_code(status) == 0 and snap.booted:
             pass  # max_requests or a worker that decided to stop: a normal recycle
@@ -282,7 +283,7 @@ class Arbiter:
     def _murder_workers(self) -> None:
         now = time.monotonic()
         for handle in list(self._handles.values()):
-            if handle.kill_stage:
+            if handle.kill_stage is not KillStage.NONE:
                 self._escalate(handle, now)
             elif handle.retiring:
                 if now > handle.retire_deadline:
@@ -292,7 +293,7 @@ class Arbiter:
                         handle.graceful_timeout,
                     )
                     self._kill(handle, signal.SIGKILL)
-                    handle.kill_stage = 3
+                    handle.kill_stage = KillStage.KILLED
             else:
                 self._check_stuck(handle, now)
 
@@ -304,28 +305,33 @@ class Arbiter:
         who = f"worker {handle.pid} (id {handle.worker_id})"
         initial_boot = handle.generation == self._current.number and not self._current.booted_once
         if not snap.booted and initial_boot:
-            self.log.error("worker failed to boot: %s %s; stopping", who, reason)
+            self.log.error(
+                "worker failed to boot: %s %s; stopping (a worker_main must call "
+                "ctx.booted() once it is ready to work)",
+                who,
+                reason,
+            )
             self._kill(handle, signal.SIGKILL)
-            handle.kill_stage = 3
+            handle.kill_stage = KillStage.KILLED
             self._exit_status = BOOT_ERROR_EXIT
             self._begin_stop(False, signal.SIGQUIT, "boot timeout")
             return
         self.log.error("%s is stuck: %s; dumping its stacks (SIGUSR2) and killing it", who, reason)
         self._kill(handle, signal.SIGUSR2)
-        handle.kill_stage = 1
+        handle.kill_stage = KillStage.DUMPED
         handle.kill_next_at = now + self.stuck_step
 
     def _escalate(self, handle: WorkerHandle, now: float) -> None:
-        """Stuck worker: stack dump (stage 1) -> SIGABRT/worker_abort (2) -> SIGKILL (3)."""
-        if handle.kill_stage >= 3 or now < handle.kill_next_at:
+        """Stuck worker: stack dump -> SIGABRT (``worker_abort``) -> SIGKILL."""
+        if handle.kill_stage is KillStage.KILLED or now < handle.kill_next_at:
             return
-        if handle.kill_stage == 1:
+        if handle.kill_stage is KillStage.DUMPED:
             self._kill(handle, signal.SIGABRT)
-            handle.kill_stage = 2
+            handle.kill_stage = KillStage.ABORTED
             handle.kill_next_at = now + self.stuck_step
         else:
             self._kill(handle, signal.SIGKILL)
-            handle.kill_stage = 3
+            handle.kill_stage = KillStage.KILLED
 
     # -- manage ---------------------------------------------------------------------
 
@@ -369,12 +375,7 @@ class Arbiter:
             self.log.warning("HUP ignored: a reload is already in progress")
             return
         if self._reload is None:
-            plan = ReloadPlan(
-                self._current.plan.worker_main,
-                self.workers,
-                self.timeout,
-                self.graceful_timeout,
-            )
+            plan = dataclasses.replace(self._current.plan, workers=self.workers)
         else:
             try:
                 plan = self._reload()
@@ -435,13 +436,14 @@ class Arbiter:
 
     def _spawn(self, gen: Generation) -> WorkerHandle | None:
         self._next_id += 1
+        plan = gen.plan
         limit = 0
-        if self.max_requests > 0:
-            limit = self.max_requests + random.randint(0, max(0, self.max_requests_jitter))
+        if plan.max_requests > 0:
+            limit = plan.max_requests + random.randint(0, max(0, plan.max_requests_jitter))
         handle = WorkerHandle(
             worker_id=self._next_id,
             generation=gen.number,
-            slot=WorkerSlot(self.slots_per_worker),
+            slot=WorkerSlot(plan.slots_per_worker),
             max_requests=limit,
             timeout=gen.plan.timeout,
             graceful_timeout=gen.plan.graceful_timeout,

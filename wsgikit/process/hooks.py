@@ -1,4 +1,8 @@
-"""Server hooks (Gunicorn's names and meanings) and a caller that never lets one kill us."""
+"""Supervisor hooks (Gunicorn's names and meanings) and a caller that never lets one kill us.
+
+Only the process lifecycle is here: the supervisor knows nothing of requests,
+so ``pre_request``/``post_request`` belong to the server layer's options.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ class Hooks:
     Master side: ``on_starting``, ``when_ready``, ``pre_fork``, ``child_exit``,
     ``nworkers_changed``, ``on_reload``, ``on_exit``. Worker side: ``post_fork``,
     ``post_worker_init``, ``worker_int``, ``worker_abort``, ``worker_exit``.
-    ``pre_request``/``post_request`` are carried for the server layer, which calls them.
     """
 
     on_starting: Hook | None = None
@@ -27,8 +30,6 @@ class Hooks:
     post_worker_init: Hook | None = None
     worker_int: Hook | None = None
     worker_abort: Hook | None = None
-    pre_request: Hook | None = None
-    post_request: Hook | None = None
     child_exit: Hook | None = None
     worker_exit: Hook | None = None
     nworkers_changed: Hook | None = None

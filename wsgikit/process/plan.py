@@ -7,17 +7,34 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wsgikit.process.context import WorkerContext
+    from wsgikit.process.worker_context import WorkerContext
 
 #: Exit status of a worker (and of the master) when the application failed to load.
 BOOT_ERROR_EXIT = 3
 
 
 @dataclass(frozen=True)
-class ReloadPlan:
-    """Everything a generation of workers needs; returned by the ``reload`` callable on HUP."""
+class WorkerPlan:
+    """Everything a generation of workers needs.
+
+    The :class:`~wsgikit.process.Arbiter` starts from one and its ``reload``
+    callable returns a new one on HUP. ``worker_main(ctx)`` runs in each forked
+    worker; it must call ``ctx.booted()`` once it is ready to work, and return
+    when asked to stop. ``timeout``: a worker silent (or a task without
+    progress) for longer is killed; 0 disables. ``graceful_timeout``: how long
+    a stopping worker may take. ``max_requests`` (+ a random 0..``jitter``):
+    tasks after which a worker is recycled; 0 disables. ``slots_per_worker``:
+    tasks one worker may run at once that are watched for ``timeout``.
+    """
 
     worker_main: Callable[[WorkerContext], None]
     workers: int
-    timeout: float
-    graceful_timeout: float
+    timeout: float = 30.0
+    graceful_timeout: float = 30.0
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    slots_per_worker: int = 1
+
+    def __post_init__(self) -> None:
+        if self.slots_per_worker < 1:
+            raise ValueError("slots_per_worker must be >= 1")

@@ -23,6 +23,8 @@ from ..wsgi import BodySource, BytesBody, ClientDisconnected, FileBody
 
 __all__ = ["SpoolBuffer", "OutputBuffer"]
 
+_WAIT_SLICE = 1.0  # a writer waiting for the client reports in at least this often
+
 
 class SpoolBuffer:
     """A request body being received: in memory up to ``threshold`` bytes, then on disk."""
@@ -93,11 +95,12 @@ class OutputBuffer:
 
     # ------------------------------------------------------- the app thread
 
-    def write(self, data: bytes, timeout: float) -> None:
+    def write(self, data: bytes, timeout: float, on_wait: Callable[[], None] | None = None) -> None:
         """Queue ``data``; wait while more than ``limit`` bytes are queued.
 
         Raises ClientDisconnected if the connection is closed, or if the loop
-        made no progress draining the buffer for ``timeout`` seconds.
+        made no progress draining the buffer for ``timeout`` seconds. While it
+        waits, ``on_wait`` is called at least once a second.
         """
         with self._cond:
             if self.closed:
@@ -121,7 +124,9 @@ class OutputBuffer:
                 if left <= 0:
                     self._close_locked()
                     raise ClientDisconnected(f"client read nothing for {timeout:g} s")
-                self._cond.wait(left)
+                self._cond.wait(min(left, _WAIT_SLICE))
+                if on_wait is not None:
+                    on_wait()
                 if len(self._data) < queued:  # progress: restart the stall timer
                     queued = len(self._data)
                     deadline = time.monotonic() + timeout

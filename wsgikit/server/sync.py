@@ -2,19 +2,27 @@
 
 A selector waits on the listening sockets and a wake-up channel; each accepted
 connection is served to the end (its keep-alive requests included) before the
-next accept. Three timeouts bound a client: the request head must arrive
+next accept. Four timeouts bound a client: the request head must arrive
 within ``header_timeout``, an idle keep-alive connection is closed after
-``keepalive`` seconds, and a stalled body read or response write fails after
-``body_timeout``.
+``keepalive`` seconds, a stalled body read fails after ``body_timeout`` and a
+stalled response write after ``write_timeout``.
+
+The client socket is non-blocking: a send or receive goes straight to the
+kernel and the worker only polls when it would block. Every wait is cut in
+slices of at most a second that report a heartbeat, so a worker waiting on a
+slow client is never mistaken for a stuck one.
 """
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import select
 import selectors
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..http import (
@@ -24,11 +32,10 @@ from ..http import (
     ProtocolError,
     Request,
 )
-from ..wsgi import ClientDisconnected, ConnectionBody
-from .base import WorkerLoop
-from .core import peer_address
-from .monitor import Monitor
-from .util import Waker
+from ..wsgi import ClientDisconnected, ConnectionBody, drain_body
+from .loop import WorkerLoop
+from .request import peer_address
+from .waker import Waker
 
 __all__ = ["SyncServer", "SocketTransport"]
 
@@ -36,6 +43,7 @@ _RECV = 65536
 _DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection alive
 _CLOSE_GRACE = 0.02  # seconds to wait for a request already on its way before closing
 _FRESH_GRACE = 1.0  # seconds a just-accepted connection gets to send its request at a stop
+_BEAT = 1.0  # longest wait without a heartbeat
 
 
 class _Stalled(Exception):
@@ -50,7 +58,14 @@ class _Wait:
     connect would starve that client, so the idle connection is given up.
     """
 
-    def __init__(self, sock: socket.socket, waker: Waker, listeners: list[socket.socket]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        waker: Waker,
+        listeners: list[socket.socket],
+        beat: Callable[[], None],
+    ) -> None:
+        self._beat = beat
         self._sock_fd = sock.fileno()
         self._waker_fd = waker.fileno()
         self._busy = select.poll()
@@ -69,7 +84,13 @@ class _Wait:
         longer watched (it stays readable), so later waits block on the socket.
         """
         poll = self._idle if idle else self._busy
-        ready = poll.poll(max(0.0, timeout) * 1000)
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            left = deadline - time.monotonic()
+            ready = poll.poll(max(0.0, min(left, _BEAT)) * 1000)
+            if ready or left <= _BEAT:
+                break
+            self._beat()  # waiting for a client is not being stuck
         fds = {fd for fd, _ in ready}
         if self._sock_fd in fds:
             return True
@@ -81,28 +102,72 @@ class _Wait:
 
 
 class SocketTransport:
-    """Sends through a blocking socket with a write timeout."""
+    """Sends through a non-blocking socket, waiting (and beating) only when it is full.
 
-    def __init__(self, sock: socket.socket, monitor: Monitor) -> None:
+    A send that makes no progress for ``timeout`` seconds means the client
+    stopped reading: :class:`ClientDisconnected`. ``progress`` is told after
+    each send and while waiting (see :meth:`RequestHandler.touch`).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        timeout: float,
+        beat: Callable[[], None],
+        progress: Callable[[], None],
+    ) -> None:
         self.sock = sock
-        self.monitor = monitor
+        self.timeout = timeout
+        self._beat = beat
+        self._progress = progress
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLOUT)
+
+    def _wait_writable(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ClientDisconnected(f"client read nothing for {self.timeout:g} s")
+            if self._poll.poll(min(left, _BEAT) * 1000):
+                return
+            self._beat()
+            self._progress()
 
     def send(self, data: bytes) -> None:
-        if not data:
-            return
-        try:
-            self.sock.sendall(data)
-        except OSError as exc:  # timeouts are OSErrors too
-            raise ClientDisconnected(str(exc) or type(exc).__name__) from exc
-        self.monitor.notify()
-
-    def sendfile(self, fd: int, offset: int, count: int) -> bool:
-        with open(fd, "rb", closefd=False) as file:
+        view = memoryview(data)
+        while view:
             try:
-                self.sock.sendfile(file, offset, count)
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                self._wait_writable()
+                continue
             except OSError as exc:
                 raise ClientDisconnected(str(exc) or type(exc).__name__) from exc
-        self.monitor.notify()
+            view = view[sent:]
+        self._beat()
+        self._progress()
+
+    def sendfile(self, fd: int, offset: int, count: int) -> bool:
+        out = self.sock.fileno()
+        started = False
+        while count > 0:
+            try:
+                sent = os.sendfile(out, fd, offset, count)
+            except (BlockingIOError, InterruptedError):
+                self._wait_writable()
+                continue
+            except OSError as exc:
+                if not started and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                    return False  # not for this kind of file or socket: iterate instead
+                raise ClientDisconnected(str(exc) or type(exc).__name__) from exc
+            if sent == 0:
+                raise ClientDisconnected("the file ended before its announced length")
+            started = True
+            offset += sent
+            count -= sent
+            self._beat()
+            self._progress()
         return True
 
 
@@ -157,7 +222,7 @@ class SyncServer(WorkerLoop):
 
     def _keep_alive(self) -> bool:
         """Keep the connection only while nobody else waits to connect (fairness)."""
-        return not self._stopping and self.config.keepalive > 0 and not self._listen_poll.poll(0)
+        return not self._stopping and self.options.keepalive > 0 and not self._listen_poll.poll(0)
 
     def serve_forever(self) -> None:
         selector = selectors.DefaultSelector()
@@ -192,8 +257,7 @@ class SyncServer(WorkerLoop):
 
     def _serve_client(self, client: socket.socket, addr: Any, listener: socket.socket) -> None:
         try:
-            client.setblocking(True)
-            client.settimeout(self.config.body_timeout)
+            client.setblocking(False)
             if client.family != socket.AF_UNIX:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._serve_connection(client, addr, listener)
@@ -203,14 +267,16 @@ class SyncServer(WorkerLoop):
             client.close()
 
     def _serve_connection(self, client: socket.socket, addr: Any, listener: socket.socket) -> None:
-        config = self.config
-        runner = self.runner
-        conn = runner.new_connection()
-        wait = _Wait(client, self._waker, self.listeners)
-        transport = SocketTransport(client, self.monitor)
-        base = runner.base_environ(listener)
+        options = self.options
+        handler = self.handler
+        conn = handler.new_connection()
+        wait = _Wait(client, self._waker, self.listeners, self.monitor.notify)
+        transport = SocketTransport(
+            client, options.write_timeout, self.monitor.notify, handler.touch
+        )
+        base = handler.base_environ(listener)
         remote = peer_address(addr)
-        idle_deadline = time.monotonic() + config.header_timeout
+        idle_deadline = time.monotonic() + options.header_timeout
         head_deadline: float | None = None
         fresh = True  # no request yet: the client surely means to send one
         while True:
@@ -221,7 +287,7 @@ class SyncServer(WorkerLoop):
                 return
             if event is NEED_DATA:
                 if conn.buffered_head and head_deadline is None:
-                    head_deadline = time.monotonic() + config.header_timeout
+                    head_deadline = time.monotonic() + options.header_timeout
                 # Idle between keep-alive requests, a stop or a waiting client ends
                 # the wait. A connection accepted a moment ago is not idle: closing
                 # it would reset the request it is sending; at a stop it gets a
@@ -243,20 +309,20 @@ class SyncServer(WorkerLoop):
             head_deadline = None
             fresh = False
             body = self._body(conn, client, wait, transport)
-            info = runner.handle(conn, event, base, transport, body, remote, self._keep_alive)
+            info = handler.handle(conn, event, base, transport, body, remote, self._keep_alive)
             if not info.keep_alive or self._stopping:
                 return
             if not conn.request_complete and not self._drain(conn, body):
                 return
             if not conn.start_next_cycle():
                 return
-            idle_deadline = time.monotonic() + config.keepalive
+            idle_deadline = time.monotonic() + options.keepalive
 
     def _body(
         self, conn: HTTPConnection, client: socket.socket, wait: _Wait, transport: SocketTransport
     ) -> ConnectionBody:
         """``wsgi.input``'s source: the rest of the body, read from the socket on demand."""
-        timeout = self.config.body_timeout
+        timeout = self.options.body_timeout
 
         def fill() -> bool:
             deadline = time.monotonic() + timeout
@@ -266,21 +332,17 @@ class SyncServer(WorkerLoop):
 
     def _drain(self, conn: HTTPConnection, body: ConnectionBody) -> bool:
         """Discard the unread rest of a request body, within bounds."""
-        left = _DRAIN_LIMIT
         try:
-            while left > 0:
-                chunk = body.read_chunk(min(left, _RECV))
-                if not chunk:
-                    return conn.request_complete
-                left -= len(chunk)
+            return drain_body(body, _DRAIN_LIMIT, _RECV) and conn.request_complete
         except (ProtocolError, ClientDisconnected):
             return False
-        return False
 
     def _reject(self, client: socket.socket, exc: ProtocolError) -> None:
         self.logger.debug("rejected request (%d): %s", exc.status, exc)
         try:
-            client.sendall(self.runner.error_bytes(exc.status))
+            client.setblocking(True)
+            client.settimeout(self.options.write_timeout)
+            client.sendall(self.handler.error_bytes(exc.status))
         except OSError:
             return
         linger_close(client)

@@ -11,7 +11,7 @@ channel/task split).
 Responses go out through a bounded :class:`OutputBuffer` per connection: the
 app thread sends directly while the socket takes the bytes, queues the rest,
 and the loop flushes the queue with non-blocking sends. Past the buffer's bound
-the app thread waits (at most ``body_timeout`` without progress, then the
+the app thread waits (at most ``write_timeout`` without progress, then the
 client counts as gone), so a client that stops reading holds one app thread
 and a bounded amount of memory, and never the loop or other clients.
 
@@ -65,9 +65,10 @@ from ..http import (
     Request,
 )
 from ..wsgi import BodySource
-from .base import WorkerLoop
+from .admission import Admission
 from .buffers import OutputBuffer, SpoolBuffer
-from .core import peer_address
+from .loop import WorkerLoop
+from .request import peer_address
 
 __all__ = ["ThreadedServer", "BufferedTransport"]
 
@@ -103,15 +104,21 @@ class _Phase(enum.Enum):
 
 
 class BufferedTransport:
-    """The app thread's :class:`~wsgikit.wsgi.Transport`: writes into an :class:`OutputBuffer`."""
+    """The app thread's :class:`~wsgikit.wsgi.Transport`: writes into an :class:`OutputBuffer`.
 
-    def __init__(self, out: OutputBuffer, timeout: float) -> None:
+    ``progress`` is told after each write and while a write waits for the
+    client (see :meth:`RequestHandler.touch`).
+    """
+
+    def __init__(self, out: OutputBuffer, timeout: float, progress: Callable[[], None]) -> None:
         self.out = out
         self.timeout = timeout
+        self.progress = progress
 
     def send(self, data: bytes) -> None:
         if data:
-            self.out.write(data, self.timeout)
+            self.out.write(data, self.timeout, self.progress)
+            self.progress()
 
     def sendfile(self, fd: int, offset: int, count: int) -> bool:
         return False  # the loop owns the socket: the file is iterated into the buffer
@@ -149,7 +156,7 @@ class _Connection:
         base: dict[str, Any],
         remote: tuple[str, int] | None,
         out: OutputBuffer,
-        timeout: float,
+        transport: BufferedTransport,
     ) -> None:
         self.sock = sock
         self.fd = sock.fileno()
@@ -169,7 +176,7 @@ class _Connection:
         self.body: BodySource | None = None
         self.keep = False
         self.out = out
-        self.transport = BufferedTransport(out, timeout)
+        self.transport = transport
 
 
 class _AppThreads:
@@ -220,9 +227,10 @@ class ThreadedServer(WorkerLoop):
     """Serves listening sockets from one selector loop and a pool of app threads."""
 
     def _setup(self) -> None:
-        self.threads = max(1, self.config.threads)
-        self.max_connections = max(1, self.config.worker_connections)
+        self.threads = max(1, self.options.threads)
+        self.max_connections = max(1, self.options.worker_connections)
         self.max_queued = self.threads  # complete requests waiting for a thread
+        self._admission: Admission[_Connection] = Admission(self.threads, self.max_queued)
         # Filled by app threads, drained by the loop (deque appends are atomic).
         self._finished: collections.deque[tuple[_Connection, bool]] = collections.deque()
         self._want_write: collections.deque[_Connection] = collections.deque()
@@ -230,11 +238,6 @@ class ThreadedServer(WorkerLoop):
         self._selector: selectors.BaseSelector | None = None
         self._pool: _AppThreads | None = None
         self._conns: dict[int, _Connection] = {}
-        self._ready: collections.deque[_Connection] = collections.deque()
-        # Connections with a request waiting in their socket, first come first served.
-        self._paused: collections.deque[_Connection] = collections.deque()
-        self._admitted = 0  # resumed connections not read yet (each may bring a request)
-        self._in_flight = 0
         self._accepting = False
         self._accept_retry_at = 0.0
         self._stop_handled = False
@@ -245,7 +248,7 @@ class ThreadedServer(WorkerLoop):
 
     def multithreaded(self) -> bool:
         # One app thread never runs the app twice at once (PEP 3333's meaning).
-        return self.config.threads > 1
+        return self.options.threads > 1
 
     @property
     def connection_count(self) -> int:
@@ -269,8 +272,7 @@ class ThreadedServer(WorkerLoop):
                 if self._stopping and not self._stop_handled:
                     self._begin_stop()
                 if self._stop_handled and (
-                    not self._graceful
-                    or (not self._conns and not self._ready and self._in_flight == 0)
+                    not self._graceful or (not self._conns and self._admission.idle)
                 ):
                     break
                 now = time.monotonic()
@@ -297,7 +299,7 @@ class ThreadedServer(WorkerLoop):
             graceful = self._graceful
             for conn in list(self._conns.values()):
                 self._close(conn)
-            self._ready.clear()
+            self._admission.clear()
             self._stop_accepting()
             selector.close()
             self._selector = None
@@ -334,12 +336,11 @@ class ThreadedServer(WorkerLoop):
                 self._update(conn)
         while self._finished:
             conn, keep = self._finished.popleft()
-            self._in_flight -= 1
+            self._admission.finished()
             if not conn.closed:
                 self._on_response_done(conn, keep)
         self._dispatch()
-        if self._paused and not self._saturated():
-            self._resume_paused()
+        self._resume_paused()
 
     def _sweep(self, now: float) -> None:
         """Apply the deadlines; retry accepting after an accept() error."""
@@ -352,7 +353,7 @@ class ThreadedServer(WorkerLoop):
             if conn.paused and conn.http.buffered_head and now >= conn.deadline:
                 # Part of a head came, then the rest took too long, whether or not
                 # the worker was busy meanwhile (slowloris must not hide in line).
-                self._unpause(conn)
+                self._admission.leave_line(conn)
                 self._reject(conn, 408, "request head timed out")
                 continue
             if phase in (_Phase.READY, _Phase.RUNNING) or conn.paused:
@@ -379,7 +380,7 @@ class ThreadedServer(WorkerLoop):
         if not self._graceful:
             return  # the loop exits and closes everything
         now = time.monotonic()
-        self._stop_cutoff = now + self.config.header_timeout
+        self._stop_cutoff = now + self.options.header_timeout
         for conn in list(self._conns.values()):
             if conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head:
                 if conn.served:
@@ -451,16 +452,17 @@ class ThreadedServer(WorkerLoop):
             self._wake_loop()
 
         out = OutputBuffer(sock, _OUTPUT_LIMIT, on_pending)
+        handler = self.handler
         conn = _Connection(
             sock,
-            self.runner.new_connection(),
-            self.runner.base_environ(listener),
+            handler.new_connection(),
+            handler.base_environ(listener),
             peer_address(addr),
             out,
-            self.config.body_timeout,
+            BufferedTransport(out, self.options.write_timeout, handler.touch),
         )
         conn_ref.append(conn)
-        conn.deadline = time.monotonic() + self.config.header_timeout
+        conn.deadline = time.monotonic() + self.options.header_timeout
         self._conns[conn.fd] = conn
         self._update(conn)
 
@@ -469,11 +471,10 @@ class ThreadedServer(WorkerLoop):
     def _on_readable(self, conn: _Connection) -> None:
         if conn.phase not in (_Phase.HEAD, _Phase.BODY, _Phase.LINGER):
             return  # a stale event: the request was complete before this one was handled
-        if conn.phase is _Phase.HEAD and not conn.admitted and (self._saturated() or self._paused):
+        if conn.phase is _Phase.HEAD and self._admission.must_wait(conn):
             # Every app thread is busy and the queue is full (or others already
             # wait their turn): leave this request in the socket, in line.
-            conn.paused = True
-            self._paused.append(conn)
+            self._admission.wait(conn)
             self._update(conn)
             return
         try:
@@ -502,11 +503,11 @@ class ThreadedServer(WorkerLoop):
                 # An admission lets a connection read what it has; a partial
                 # message (a slow client) gives the turn back instead of holding
                 # room that complete requests from others could use.
-                self._unadmit(conn)
+                self._admission.used(conn)
                 if conn.phase is _Phase.HEAD:
                     if http.buffered_head and not conn.head_started:
                         conn.head_started = True
-                        conn.deadline = time.monotonic() + self.config.header_timeout
+                        conn.deadline = time.monotonic() + self.options.header_timeout
                 else:
                     interim = http.send_continue()
                     if interim:
@@ -515,20 +516,20 @@ class ThreadedServer(WorkerLoop):
                 return
             if type(event) is Data:
                 if conn.spool is None:
-                    conn.spool = SpoolBuffer(self.config.spool_threshold)
+                    conn.spool = SpoolBuffer(self.options.spool_threshold)
                 conn.spool.write(event.data)
-                conn.deadline = time.monotonic() + self.config.body_timeout
+                conn.deadline = time.monotonic() + self.options.body_timeout
             elif event is END_OF_MESSAGE:
                 conn.body = _NO_BODY if conn.spool is None else conn.spool.source()
-                self._unadmit(conn)
+                self._admission.used(conn)
                 conn.phase = _Phase.READY
                 self._update(conn)
-                self._ready.append(conn)
+                self._admission.queue(conn)
                 return
             elif isinstance(event, Request):
                 conn.request = event
                 conn.phase = _Phase.BODY
-                conn.deadline = time.monotonic() + self.config.body_timeout
+                conn.deadline = time.monotonic() + self.options.body_timeout
             elif event is CONNECTION_CLOSED:
                 self._close(conn)
                 return
@@ -537,50 +538,22 @@ class ThreadedServer(WorkerLoop):
 
     # ------------------------------------------------------- app threads
 
-    def _saturated(self) -> bool:
-        return self._in_flight + len(self._ready) >= self.threads + self.max_queued
-
     def _dispatch(self) -> None:
-        while self._ready and self._in_flight < self.threads:
-            conn = self._ready.popleft()
-            if conn.closed:
-                continue
+        assert self._pool is not None
+        while (conn := self._admission.next_to_run()) is not None:
             conn.phase = _Phase.RUNNING
-            self._in_flight += 1
-            assert self._pool is not None
             self._pool.submit(conn)
 
     def _resume_paused(self) -> None:
         """Let waiting connections be read again, oldest first, as many as there is room for."""
-        room = self.threads + self.max_queued - self._in_flight - len(self._ready) - self._admitted
         now = time.monotonic()
-        while self._paused and room > 0:
-            conn = self._paused.popleft()
-            if conn.closed:
-                continue
-            room -= 1
-            conn.paused = False
-            conn.admitted = True
-            self._admitted += 1
+        for conn in self._admission.admit():
             if not conn.http.buffered_head:
                 # Its request waited in the socket for our sake: the head deadline
                 # starts now. A head partly read already keeps its own deadline.
                 conn.head_started = True
-                conn.deadline = now + self.config.header_timeout
+                conn.deadline = now + self.options.header_timeout
             self._update(conn)
-
-    def _unpause(self, conn: _Connection) -> None:
-        if conn.paused:
-            conn.paused = False
-            try:
-                self._paused.remove(conn)
-            except ValueError:
-                pass
-
-    def _unadmit(self, conn: _Connection) -> None:
-        if conn.admitted:
-            conn.admitted = False
-            self._admitted -= 1
 
     def _wake_loop(self) -> None:
         """From an app thread, after queueing work for the loop: wake it if it sleeps.
@@ -593,14 +566,14 @@ class ThreadedServer(WorkerLoop):
 
     def _keep_alive(self) -> bool:
         """Asked when a response head is sent: a stop that began meanwhile closes."""
-        return not self._stopping and self.config.keepalive > 0
+        return not self._stopping and self.options.keepalive > 0
 
     def _run_app(self, conn: _Connection) -> None:
         """In an app thread: answer the connection's complete request."""
         keep = False
         try:
             assert conn.request is not None and conn.body is not None
-            info = self.runner.handle(
+            info = self.handler.handle(
                 conn.http,
                 conn.request,
                 conn.base,
@@ -626,7 +599,7 @@ class ThreadedServer(WorkerLoop):
         conn.served += 1
         conn.phase = _Phase.FLUSH
         conn.keep = keep and not self._stopping
-        conn.deadline = time.monotonic() + self.config.body_timeout
+        conn.deadline = time.monotonic() + self.options.write_timeout
         self._flush(conn)
 
     def _flush(self, conn: _Connection) -> None:
@@ -636,7 +609,7 @@ class ThreadedServer(WorkerLoop):
             self._close(conn)
             return
         if len(conn.out) < before and conn.phase in (_Phase.FLUSH, _Phase.CLOSING):
-            conn.deadline = time.monotonic() + self.config.body_timeout
+            conn.deadline = time.monotonic() + self.options.write_timeout
         if drained:
             if conn.phase is _Phase.FLUSH:
                 self._next_request(conn)
@@ -653,7 +626,7 @@ class ThreadedServer(WorkerLoop):
         conn.phase = _Phase.HEAD
         conn.request = None
         conn.head_started = False
-        conn.deadline = time.monotonic() + self.config.keepalive
+        conn.deadline = time.monotonic() + self.options.keepalive
         self._update(conn)
         self._advance(conn)  # a pipelined request may already be buffered
 
@@ -665,8 +638,8 @@ class ThreadedServer(WorkerLoop):
             conn.spool.close()
             conn.spool = None
         conn.phase = _Phase.CLOSING
-        conn.deadline = time.monotonic() + min(self.config.body_timeout, 5.0)
-        conn.out.append(self.runner.error_bytes(status))
+        conn.deadline = time.monotonic() + min(self.options.write_timeout, 5.0)
+        conn.out.append(self.handler.error_bytes(status))
         self._flush(conn)
 
     def _linger(self, conn: _Connection) -> None:
@@ -706,7 +679,7 @@ class ThreadedServer(WorkerLoop):
         if conn.closed:
             return
         conn.closed = True
-        self._unadmit(conn)
+        self._admission.used(conn)
         if conn.events and self._selector is not None:
             try:
                 self._selector.unregister(conn.sock)

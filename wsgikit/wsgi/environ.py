@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -104,8 +103,3 @@ def build_environ(
         else:
             environ[key] = text
     return environ
-
-
-def default_errors() -> Any:
-    """The stream used for ``wsgi.errors`` when nobody configured one."""
-    return sys.stderr

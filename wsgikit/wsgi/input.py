@@ -7,7 +7,7 @@ from typing import Protocol
 
 from ..http import NEED_DATA, Data, HTTPConnection, ProtocolError
 
-__all__ = ["BodySource", "InputStream", "BytesBody", "FileBody", "ConnectionBody"]
+__all__ = ["BodySource", "InputStream", "BytesBody", "FileBody", "ConnectionBody", "drain_body"]
 
 _CHUNK = 65536
 
@@ -88,6 +88,24 @@ class ConnectionBody:
                     raise ProtocolError("timed out reading the request body", status=408)
             else:
                 return b""  # END_OF_MESSAGE or PAUSED: the body is complete
+
+
+def drain_body(source: BodySource, limit: int = 1 << 20, chunk: int = _CHUNK) -> bool:
+    """Read and discard the rest of a body the app left unread, up to ``limit`` bytes.
+
+    Returns True once the body has ended (the connection can carry another
+    request); False when more than ``limit`` bytes remain, in which case the
+    caller should close rather than read an unbounded body nobody wants. A
+    ``ProtocolError`` from the source (a malformed body, a timeout) propagates.
+    """
+    left = limit
+    while True:
+        data = source.read_chunk(max(1, min(left, chunk)))
+        if not data:
+            return True
+        left -= len(data)
+        if left < 0:
+            return False
 
 
 class InputStream:

@@ -1,28 +1,10 @@
-"""Small pieces shared by the worker loops: the Date cache and a wake-up channel."""
+"""A wake-up channel for a loop blocked in ``select``/``poll``."""
 
 from __future__ import annotations
 
 import socket
-import time
 
-from ..http import format_date
-
-__all__ = ["DateCache", "Waker"]
-
-
-class DateCache:
-    """The ``Date`` header value, formatted at most once per second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._value = ""
-
-    def __call__(self) -> str:
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            self._value = format_date(now)
-        return self._value
+__all__ = ["Waker"]
 
 
 class Waker:

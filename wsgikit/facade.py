@@ -1,13 +1,14 @@
 """The facade: settings -> app -> listening sockets -> a supervised or in-process server.
 
 ``serve()`` is the door for code, ``wsgikit.cli`` the door for the shell; both
-build one :class:`~wsgikit.config.Config` and end up in :func:`run`.
+build one :class:`~wsgikit.config.Config` and end up in :func:`serve_config`.
+This module and :mod:`wsgikit.supervise` are the only ones that turn a
+``Config`` into running layers (through :mod:`wsgikit.translate`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -16,53 +17,23 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .config import Config
+from .config import SETTINGS, Config, ConfigError
 from .importer import AppImportError, check_app_spec, import_app
 from .logs import Logs
-from .process import daemonize, remove_pidfile, set_owner, write_pidfile
+from .process import chdir, daemonize, pidfile, set_owner, set_umask
 from .server import (
-    AccessLog,
-    Monitor,
-    SyncServer,
-    ThreadedServer,
-    WorkerLoop,
     close_listeners,
     describe,
+    make_server,
     open_listeners,
     owned_unix_paths,
     systemd_sockets,
 )
-from .wsgi.handler import WSGIApp
+from .supervise import run_supervised
+from .translate import server_options
+from .wsgi import WSGIApp
 
-__all__ = ["serve", "run", "make_server", "load_app", "prepare_process"]
-
-
-def make_server(
-    app: WSGIApp,
-    listeners: list[socket.socket],
-    config: Config | None = None,
-    *,
-    monitor: Monitor | None = None,
-    logger: logging.Logger | None = None,
-    access_log: AccessLog | None = None,
-    multiprocess: bool = False,
-) -> WorkerLoop:
-    """Build the worker loop the config asks for (sync or threaded), not started.
-
-    Both kinds offer ``serve_forever()`` and ``stop(graceful=True)``.
-    """
-    config = config or Config()
-    loop_class: type[WorkerLoop]
-    loop_class = ThreadedServer if config.resolved_worker_class == "threaded" else SyncServer
-    return loop_class(
-        app,
-        listeners,
-        config,
-        monitor=monitor,
-        logger=logger,
-        access_log=access_log,
-        multiprocess=multiprocess,
-    )
+__all__ = ["serve", "serve_config", "load_app", "prepare_process"]
 
 
 def load_app(app: WSGIApp | str | None) -> WSGIApp:
@@ -85,13 +56,9 @@ def prepare_process(config: Config) -> None:
         os.environ[key] = value
     if config.chdir:
         try:
-            os.chdir(config.chdir)
+            chdir(config.chdir)
         except OSError as exc:
-            from .config import ConfigError
-
-            raise ConfigError(
-                "chdir", f"cannot change to {config.chdir!r}: {exc.strerror}"
-            ) from None
+            raise ConfigError("chdir", str(exc.strerror)) from None
     for path in reversed(config.pythonpath):
         if path not in sys.path:
             sys.path.insert(0, path)
@@ -125,10 +92,10 @@ def serve(
     if log_level is not None:
         settings["loglevel"] = log_level
     config = Config(**settings)
-    return run(config, app)
+    return serve_config(config, app)
 
 
-def run(
+def serve_config(
     config: Config,
     app: WSGIApp | str | None = None,
     reload_config: Callable[[], Config] | None = None,
@@ -159,8 +126,6 @@ def run(
                     if config.user or config.group:
                         set_owner(config.user, config.group)  # after binding, as workers do
                     return _run_in_process(config, loaded, listeners, logs)
-                from .supervise import run_supervised
-
                 return run_supervised(config, spec, loaded, listeners, logs, reload_config)
         finally:
             close_listeners(listeners, remove=owned)
@@ -174,26 +139,24 @@ def _process_settings(config: Config, listeners: list[socket.socket]) -> Iterato
     if config.daemon:
         daemonize(keep_fds=[sock.fileno() for sock in listeners])
     if config.umask:
-        os.umask(config.umask)
-    if config.pidfile:
-        write_pidfile(config.pidfile)
-    try:
+        set_umask(config.umask)
+    with pidfile(config.pidfile):
         yield
-    finally:
-        if config.pidfile:
-            remove_pidfile(config.pidfile)
 
 
 def _run_in_process(
     config: Config, app: WSGIApp, listeners: list[socket.socket], logs: Logs
 ) -> int:
     """workers=0: serve in this process, for embedding and development."""
-    if config.max_requests:
-        logs.error.warning("max_requests has no effect with workers=0 (nothing to restart)")
+    for name in ("max_requests", "timeout"):
+        if getattr(config, name) != SETTINGS[name].default:
+            logs.error.warning(
+                "%s has no effect with workers=0 (no supervisor to restart a worker)", name
+            )
     server = make_server(
         app,
         listeners,
-        config,
+        server_options(config),
         logger=logs.error,
         access_log=logs.access if logs.access_enabled else None,
     )

@@ -1,8 +1,8 @@
-"""What every worker loop shares: its settings, the app runner, stopping.
+"""What every worker loop shares: its options, the request handler, stopping.
 
 A worker model subclasses :class:`WorkerLoop` and implements
 :meth:`serve_forever`; the request bookkeeping itself is in
-:class:`~wsgikit.server.core.AppRunner`, which the loop owns.
+:class:`~wsgikit.server.request.RequestHandler`, which the loop owns.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import socket
 
-from ..config import Config
-from ..wsgi.handler import WSGIApp
-from .core import AccessLog, AppRunner
+from ..wsgi import WSGIApp
 from .monitor import Monitor
-from .util import Waker
+from .options import ServerOptions
+from .request import AccessLog, RequestHandler
+from .waker import Waker
 
 __all__ = ["WorkerLoop"]
 
@@ -26,26 +26,26 @@ class WorkerLoop:
         self,
         app: WSGIApp,
         listeners: list[socket.socket],
-        config: Config | None = None,
+        options: ServerOptions | None = None,
         *,
         monitor: Monitor | None = None,
         logger: logging.Logger | None = None,
         access_log: AccessLog | None = None,
         multiprocess: bool = False,
     ) -> None:
-        self.config = config or Config()
+        self.options = options or ServerOptions()
         self.listeners = listeners
-        self.runner = AppRunner(
+        self.handler = RequestHandler(
             app,
-            self.config,
+            self.options,
             logger=logger,
             access_log=access_log,
             monitor=monitor,
             multithread=self.multithreaded(),
             multiprocess=multiprocess,
         )
-        self.logger = self.runner.logger
-        self.monitor = self.runner.monitor
+        self.logger = self.handler.logger
+        self.monitor = self.handler.monitor
         self._waker = Waker()
         self._stopping = False
         self._graceful = True

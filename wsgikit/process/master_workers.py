@@ -1,13 +1,14 @@
-"""The master's record of one forked worker, and how to describe how it ended."""
+"""Master side: its record of each forked worker, and how to describe how one ended."""
 
 from __future__ import annotations
 
+import enum
 import os
 import time
 from dataclasses import dataclass, field
 
-from wsgikit.process.signals import signal_name
-from wsgikit.process.slots import SlotSnapshot, WorkerSlot
+from wsgikit.process.master_signals import signal_name
+from wsgikit.process.shared_slot import SlotSnapshot, WorkerSlot
 
 
 def describe_exit(status: int) -> str:
@@ -22,6 +23,15 @@ def describe_exit(status: int) -> str:
 def exit_code(status: int) -> int | None:
     """The exit code of a ``waitpid`` status, or None if the process was killed."""
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+
+
+class KillStage(enum.Enum):
+    """How far the master went in killing a worker found stuck."""
+
+    NONE = "none"
+    DUMPED = "dumped"  # SIGUSR2: it wrote every thread's stack
+    ABORTED = "aborted"  # SIGABRT: its worker_abort hook ran
+    KILLED = "killed"  # SIGKILL
 
 
 @dataclass(eq=False)
@@ -43,8 +53,8 @@ class WorkerHandle:
     #: Set once the master asked it to stop (retire, scale down, shutdown).
     retiring: bool = False
     retire_deadline: float = 0.0
-    #: Escalation state when killed for being stuck: 0 none, 1 dumped, 2 aborted, 3 killed.
-    kill_stage: int = 0
+    #: Escalation when killed for being stuck (or for not stopping in time).
+    kill_stage: KillStage = KillStage.NONE
     kill_next_at: float = 0.0
     _last: SlotSnapshot | None = None
 

@@ -1,4 +1,5 @@
-"""``WorkerContext``: what a worker's main function gets to report liveness and work."""
+"""Worker side: ``WorkerContext``, what a worker's main function gets to report liveness and
+work, and to learn that it must stop."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from wsgikit.process.slots import WorkerSlot
+from wsgikit.process.shared_slot import WorkerSlot
 
 #: How often ``notify()`` also checks that the master is still our parent (seconds).
 PARENT_CHECK_INTERVAL = 1.0

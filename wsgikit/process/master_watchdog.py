@@ -1,10 +1,10 @@
-"""Pure policies the master applies each tick: stuck detection and crash backoff."""
+"""Master side: pure policies applied each tick, stuck detection and crash backoff."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wsgikit.process.slots import SlotSnapshot
+from wsgikit.process.shared_slot import SlotSnapshot
 
 
 def find_stuck(snap: SlotSnapshot, now: float, timeout: float, spawned_at: float) -> str | None:

@@ -1,4 +1,4 @@
-"""Master signal handling: handlers only record the signal and wake the loop.
+"""Master side: signal handlers only record the signal and wake the loop.
 
 A self-pipe (non-blocking, close-on-exec) wakes ``select()``; ``stop()`` from another
 thread uses the same pipe. Handlers never do real work, so no code runs re-entrantly.

@@ -1,4 +1,4 @@
-"""Driving a whole response through ``run_app``: framing, close(), errors."""
+"""Driving a whole response through ``call_app``: framing, close(), errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from wsgikit.http import HTTPConnection, Limits, ProtocolError
-from wsgikit.wsgi import ErrorStream, InputStream, ServerInfo, build_environ, run_app
+from wsgikit.wsgi import ErrorStream, InputStream, ServerInfo, build_environ, call_app
 
 from .helpers import DATE, LOGGER, ConnBody, MemTransport, call, open_request, simple_app
 
@@ -283,7 +283,7 @@ def test_reading_a_100_continue_body() -> None:
     env = build_environ(
         request, ServerInfo("h", "1").base_environ(None), InputStream(Source()), None
     )
-    info = run_app(app, env, conn, transport, date=DATE, logger=LOGGER)
+    info = call_app(app, env, conn, transport, date=DATE, logger=LOGGER)
     assert transport.out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
     assert transport.out.endswith(b"\r\n\r\nhello")
     assert info.status == 200
@@ -454,7 +454,7 @@ def test_body_too_large_gives_413_not_500(caplog: pytest.LogCaptureFixture) -> N
         start_response("200 OK", [])
         return [b"read it"]
 
-    info = run_app(app, env, conn, transport, date=DATE, logger=LOGGER)
+    info = call_app(app, env, conn, transport, date=DATE, logger=LOGGER)
     assert transport.out.startswith(b"HTTP/1.1 413 ")
     assert b"Connection: close" in transport.out
     assert info.status == 413
@@ -476,7 +476,7 @@ def test_body_timeout_gives_408() -> None:
         start_response("200 OK", [])
         return [b""]
 
-    info = run_app(app, env, conn, transport, date=DATE, logger=LOGGER)
+    info = call_app(app, env, conn, transport, date=DATE, logger=LOGGER)
     assert transport.out.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert b"Connection: close" in transport.out
     assert info.status == 408

@@ -1,20 +1,21 @@
 """What every worker model does around one request: environ, app call, bookkeeping.
 
-The socket handling differs between the sync and threaded workers; calling the
-application, timing it, the access log, the ``pre_request``/``post_request``
-hooks and the monitor's task accounting do not, and live here.
+The socket handling differs between the sync and threaded workers; building the
+environ, calling the app (through :func:`wsgikit.wsgi.call_app`), timing it, the
+access log, the ``pre_request``/``post_request`` hooks and the monitor's task
+accounting do not, and live in :class:`RequestHandler`.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..config import Config
-from ..http import HTTPConnection, Limits, Request, error_response
+from ..http import HTTPConnection, Request, error_response, format_date
 from ..wsgi import (
     BodySource,
     ErrorStream,
@@ -22,16 +23,31 @@ from ..wsgi import (
     ResponseInfo,
     ServerInfo,
     Transport,
+    WSGIApp,
     build_environ,
-    run_app,
+    call_app,
 )
-from ..wsgi.handler import WSGIApp
 from .monitor import Monitor, NullMonitor
-from .util import DateCache
+from .options import ServerOptions
 
-__all__ = ["AppRunner", "AccessLog", "peer_address"]
+__all__ = ["RequestHandler", "AccessLog", "DateCache", "peer_address"]
 
 AccessLog = Callable[[dict[str, Any], ResponseInfo, float], None]
+
+
+class DateCache:
+    """The ``Date`` header value, formatted at most once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def __call__(self) -> str:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = format_date(now)
+        return self._value
 
 
 def peer_address(addr: Any) -> tuple[str, int] | None:
@@ -41,36 +57,13 @@ def peer_address(addr: Any) -> tuple[str, int] | None:
     return None
 
 
-class _ProgressTransport:
-    """Reports each successful send to the monitor: a request that is sending its
-    response (a download, an event stream) is making progress, not stuck."""
-
-    __slots__ = ("_inner", "_monitor", "_token")
-
-    def __init__(self, inner: Transport, monitor: Monitor, token: int) -> None:
-        self._inner = inner
-        self._monitor = monitor
-        self._token = token
-
-    def send(self, data: bytes) -> None:
-        if data:
-            self._inner.send(data)
-            self._monitor.task_progress(self._token)
-
-    def sendfile(self, fd: int, offset: int, count: int) -> bool:
-        sent = self._inner.sendfile(fd, offset, count)
-        if sent:
-            self._monitor.task_progress(self._token)
-        return sent
-
-
-class AppRunner:
-    """Calls the WSGI app for parsed requests, with the bookkeeping around each call."""
+class RequestHandler:
+    """Answers parsed requests with the WSGI app, with the bookkeeping around each call."""
 
     def __init__(
         self,
         app: WSGIApp,
-        config: Config,
+        options: ServerOptions,
         *,
         logger: logging.Logger | None = None,
         access_log: AccessLog | None = None,
@@ -79,22 +72,29 @@ class AppRunner:
         multiprocess: bool = False,
     ) -> None:
         self.app = app
-        self.config = config
+        self.options = options
         self.logger = logger or logging.getLogger("wsgikit.error")
         self.access_log = access_log
         self.monitor: Monitor = monitor or NullMonitor()
         self.multithread = multithread
         self.multiprocess = multiprocess
-        self.limits = Limits(
-            request_line=config.limit_request_line,
-            header_fields=config.limit_request_fields,
-            header_field_size=config.limit_request_field_size,
-            body=config.limit_request_body,
-        )
-        self.server_header = config.server_header or None
+        self.limits = options.limits
+        self.server_header = options.server_header or None
         self.date = DateCache()
         self.errors = ErrorStream(self.logger)
         self._bases: dict[int, dict[str, Any]] = {}
+        self._task = threading.local()  # the monitor token of the request this thread runs
+
+    def touch(self) -> None:
+        """The request this thread is answering made progress, or is waiting on its client.
+
+        Transports call it after each send and while they wait to send: the
+        supervisor's ``timeout`` is meant for an app that hangs, not for a slow
+        client (the write timeout bounds that).
+        """
+        token = getattr(self._task, "token", -1)
+        if token >= 0:
+            self.monitor.task_progress(token)
 
     def new_connection(self) -> HTTPConnection:
         return HTTPConnection(self.limits, self.server_header)
@@ -117,7 +117,7 @@ class AppRunner:
                 server_name=server_name,
                 server_port=server_port,
                 url_scheme="http",
-                root_path=self.config.root_path.rstrip("/"),
+                root_path=self.options.root_path.rstrip("/"),
                 multithread=self.multithread,
                 multiprocess=self.multiprocess,
             )
@@ -146,22 +146,26 @@ class AppRunner:
             label += f" from {remote[0]}"
         monitor = self.monitor
         token = monitor.task_started(label)
-        if not isinstance(monitor, NullMonitor):
-            transport = _ProgressTransport(transport, monitor, token)
+        self._task.token = token
         start = time.monotonic()
-        self._hook("pre_request", environ)
-        info = run_app(
-            self.app,
-            environ,
-            conn,
-            transport,
-            date=self.date(),
-            keep_alive=keep_alive,
-            logger=self.logger,
-        )
-        duration = time.monotonic() - start
-        self._hook("post_request", environ, info)
-        monitor.task_finished(token, failed=info.error)
+        failed = True  # until the app call returns
+        try:
+            self._hook(self.options.pre_request, "pre_request", environ)
+            info = call_app(
+                self.app,
+                environ,
+                conn,
+                transport,
+                date=self.date(),
+                keep_alive=keep_alive,
+                logger=self.logger,
+            )
+            duration = time.monotonic() - start
+            failed = info.error
+            self._hook(self.options.post_request, "post_request", environ, info)
+        finally:
+            self._task.token = -1
+            monitor.task_finished(token, failed=failed)
         if self.access_log is not None:
             try:
                 self.access_log(environ, info, duration)
@@ -169,8 +173,7 @@ class AppRunner:
                 self.logger.exception("access log failed")
         return info
 
-    def _hook(self, name: str, *args: Any) -> None:
-        hook = getattr(self.config, name)
+    def _hook(self, hook: Callable[..., Any] | None, name: str, *args: Any) -> None:
         if hook is None:
             return
         try:

@@ -11,14 +11,20 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Protocol
 
-from ..http import HTTPConnection, ProtocolError, ResponseError, parse_status, validate_headers
+from ..http import (
+    HTTPConnection,
+    ProtocolError,
+    ResponseError,
+    ResponseHead,
+    check_response,
+    error_content,
+)
 from .file_wrapper import FileWrapper
 
-__all__ = ["Transport", "ResponseInfo", "run_app", "ClientDisconnected"]
+__all__ = ["Transport", "ResponseInfo", "call_app", "ClientDisconnected", "WSGIApp"]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 WSGIApp = Callable[..., Iterable[bytes]]
@@ -67,9 +73,7 @@ class _Responder:
         self.transport = transport
         self.date = date
         self.allow_keep_alive = keep_alive
-        self.status: str | None = None
-        self.headers: list[tuple[str, str]] | None = None
-        self.content_length: int | None = None
+        self.head: ResponseHead | None = None
         self.head_sent = False
         self.info = ResponseInfo()
 
@@ -83,29 +87,26 @@ class _Responder:
                     raise exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None  # break the reference cycle
-        elif self.status is not None:
+        elif self.head is not None:
             raise AssertionError("start_response() called a second time without exc_info")
         if type(status) is not str:
             raise ResponseError(f"status must be a str, not {type(status).__name__}")
         if type(headers) is not list:
             raise ResponseError(f"headers must be a list, not {type(headers).__name__}")
-        parse_status(status)
-        self.content_length = validate_headers(headers)
-        self.status = status
-        self.headers = headers
+        self.head = check_response(status, headers)  # checked here, once
         return self.write
 
     def send_head(self) -> None:
-        if self.status is None or self.headers is None:
+        if self.head is None:
             raise AssertionError("the application sent body data before calling start_response()")
         allow = self.allow_keep_alive
         if not isinstance(allow, bool):
             allow = allow()  # asked late: a stop may have begun while the app ran
-        head = self.conn.start_response(self.status, self.headers, self.date, keep_alive=allow)
+        data = self.conn.send_head(self.head, self.date, keep_alive=allow)
         self.head_sent = True
-        self.info.status = self.conn.status
-        self.info.headers = self.headers
-        self.transport.send(head)
+        self.info.status = self.head.code
+        self.info.headers = self.head.headers
+        self.transport.send(data)
 
     def write(self, data: bytes) -> None:
         if type(data) is not bytes:
@@ -131,7 +132,7 @@ def _close(result: object, logger: logging.Logger) -> None:
             logger.exception("Error closing the application's response iterable")
 
 
-def run_app(
+def call_app(
     app: WSGIApp,
     environ: dict[str, Any],
     conn: HTTPConnection,
@@ -183,22 +184,21 @@ def run_app(
 
 def _send_result(r: _Responder, result: Iterable[bytes]) -> None:
     conn = r.conn
-    if isinstance(result, FileWrapper) and r.status is not None and r.headers is not None:
-        if _send_file(r, result):
+    head = r.head
+    if isinstance(result, FileWrapper) and head is not None:
+        if _send_file(r, head, result):
             return
     elif (
-        not r.head_sent
-        and r.content_length is None
-        and r.headers is not None
-        and r.status is not None
-        and r.status[:3] not in ("204", "304")  # RFC 9110 section 8.6
+        head is not None
+        and not r.head_sent
+        and head.content_length is None
+        and head.code not in (204, 304)  # RFC 9110 section 8.6
         and type(result) in (list, tuple)
         and len(result) == 1  # type: ignore[arg-type]
         and type(result[0]) is bytes  # type: ignore[index]
     ):
         # A single-chunk body: announce its length instead of chunking it.
-        length = len(result[0])  # type: ignore[index]
-        r.headers = [*r.headers, ("Content-Length", str(length))]  # not the app's own list
+        r.head = head.with_header("Content-Length", str(len(result[0])))  # type: ignore[index]
     for chunk in result:
         if chunk:
             r.write(chunk)
@@ -210,15 +210,14 @@ def _send_result(r: _Responder, result: Iterable[bytes]) -> None:
         r.send_head()
 
 
-def _send_file(r: _Responder, wrapper: FileWrapper) -> bool:
+def _send_file(r: _Responder, head: ResponseHead, wrapper: FileWrapper) -> bool:
     """Send a FileWrapper's file with ``sendfile`` when possible; True if done."""
     located = wrapper.fileno_and_size()
-    if located is None or r.headers is None:
+    if located is None:
         return False
     fd, offset, size = located
-    if r.content_length is None:
-        r.headers = [*r.headers, ("Content-Length", str(size))]
-        r.content_length = size
+    if head.content_length is None:
+        r.head = head.with_header("Content-Length", str(size))
     r.send_head()
     count = min(size, r.conn.body_bytes_allowed or 0)
     if not count:
@@ -244,14 +243,8 @@ def _report(logger: logging.Logger, environ: dict[str, Any], message: str) -> No
 
 
 def _send_error(r: _Responder, status: int) -> None:
-    phrase = HTTPStatus(status).phrase
-    body = f"{phrase}\n".encode()
-    r.status = f"{status} {phrase}"
-    r.headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-    ]
-    r.content_length = len(body)
+    status_line, headers, body = error_content(status)
+    r.head = check_response(status_line, headers)
     if status < 500:
         r.allow_keep_alive = False  # the request body is in an unknown state
     try:

@@ -1,4 +1,5 @@
-"""What runs in a freshly forked worker: signals, stack dumps, hooks, then ``worker_main``.
+"""Worker side: what runs in a freshly forked worker (signals, stack dumps, hooks, then
+``worker_main``).
 
 ``run_worker`` returns the exit status; the arbiter passes it to ``os._exit`` so a child
 never returns into the master's code path.
@@ -15,11 +16,11 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
-from wsgikit.process.context import WorkerContext
 from wsgikit.process.hooks import Hooks
+from wsgikit.process.master_signals import MASTER_SIGNALS
+from wsgikit.process.master_workers import WorkerHandle
 from wsgikit.process.plan import BOOT_ERROR_EXIT
-from wsgikit.process.signals import MASTER_SIGNALS
-from wsgikit.process.workers import WorkerHandle
+from wsgikit.process.worker_context import WorkerContext
 
 WorkerMain = Callable[[WorkerContext], None]
 
@@ -139,6 +140,15 @@ def run_worker(
         ctx.notify()
         worker_main(ctx)
         code = 0
+        if not ctx.is_booted and not ctx.stopping:
+            logger.error(
+                "worker %d (id %d): worker_main returned without calling ctx.booted(); "
+                "call ctx.booted() once the worker is ready to work, then return only "
+                "when asked to stop",
+                ctx.pid,
+                ctx.worker_id,
+            )
+            code = BOOT_ERROR_EXIT
     except SystemExit as exc:
         code = system_exit_code(exc)
     except BaseException:

@@ -1,0 +1,120 @@
+"""Backpressure for the threaded worker: how much work the loop reads ahead of its app threads.
+
+The selector loop reads whole requests before an app thread sees them. Without
+a bound it would read every request every client sends, however busy the
+threads are. :class:`Admission` keeps the books:
+
+- at most ``threads`` requests run at once (``in_flight``), and at most
+  ``queued`` complete requests wait for a thread (``ready``);
+- past that the worker is *saturated*: a connection that starts sending a new
+  request is not read but waits in a first-come-first-served line, its bytes
+  left in its socket;
+- when room frees up, the oldest waiting connections are admitted, each for
+  one read: a slow client whose request is still incomplete after that read
+  gives its turn back rather than hold room complete requests could use.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Generic, Protocol, TypeVar
+
+__all__ = ["Admission", "Waiter"]
+
+
+class Waiter(Protocol):
+    """What admission needs of a connection; it sets the two flags, the loop reads them."""
+
+    paused: bool  # waiting in line: not read until admitted
+    admitted: bool  # may read once ahead of the line
+    closed: bool
+
+
+W = TypeVar("W", bound=Waiter)
+
+
+class Admission(Generic[W]):
+    """The run queue and the waiting line of one threaded worker loop."""
+
+    def __init__(self, threads: int, queued: int) -> None:
+        self.threads = threads
+        self.capacity = threads + queued
+        self.in_flight = 0  # requests an app thread is answering
+        self.ready: collections.deque[W] = collections.deque()  # complete, waiting for a thread
+        self._line: collections.deque[W] = collections.deque()
+        self._admitted = 0  # admitted connections that have not read yet
+
+    @property
+    def idle(self) -> bool:
+        """No request is running or waiting for a thread."""
+        return not self.ready and self.in_flight == 0
+
+    @property
+    def waiting(self) -> bool:
+        """Some connection waits in line."""
+        return bool(self._line)
+
+    def saturated(self) -> bool:
+        return self.in_flight + len(self.ready) >= self.capacity
+
+    def must_wait(self, conn: W) -> bool:
+        """True when ``conn``, about to read a new request, must wait in line instead."""
+        return not conn.admitted and (self.saturated() or bool(self._line))
+
+    def wait(self, conn: W) -> None:
+        """Put ``conn`` at the end of the line."""
+        conn.paused = True
+        self._line.append(conn)
+
+    def leave_line(self, conn: W) -> None:
+        """Take ``conn`` out of the line (it is closing, or timed out)."""
+        if conn.paused:
+            conn.paused = False
+            try:
+                self._line.remove(conn)
+            except ValueError:
+                pass
+
+    def used(self, conn: W) -> None:
+        """``conn`` has read what it had: its admission is spent."""
+        if conn.admitted:
+            conn.admitted = False
+            self._admitted -= 1
+
+    def queue(self, conn: W) -> None:
+        """``conn`` holds a complete request; it runs when a thread is free."""
+        self.ready.append(conn)
+
+    def next_to_run(self) -> W | None:
+        """The next queued request to hand to a free app thread (counted as running)."""
+        while self.ready and self.in_flight < self.threads:
+            conn = self.ready.popleft()
+            if not conn.closed:
+                self.in_flight += 1
+                return conn
+        return None
+
+    def finished(self) -> None:
+        """An app thread finished a request."""
+        self.in_flight -= 1
+
+    def admit(self) -> list[W]:
+        """Admit waiting connections, oldest first, as many as there is room for."""
+        if not self._line or self.saturated():
+            return []
+        room = self.capacity - self.in_flight - len(self.ready) - self._admitted
+        admitted: list[W] = []
+        while self._line and room > 0:
+            conn = self._line.popleft()
+            if conn.closed:
+                continue
+            room -= 1
+            conn.paused = False
+            conn.admitted = True
+            self._admitted += 1
+            admitted.append(conn)
+        return admitted
+
+    def clear(self) -> None:
+        """Forget queued requests (the loop is shutting down)."""
+        self.ready.clear()

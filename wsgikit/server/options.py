@@ -1,0 +1,67 @@
+"""The worker loops' own settings: one frozen object, independent of the CLI and config files.
+
+:mod:`wsgikit.config` is for people (flags, files, environment); the facade
+turns a ``Config`` into a :class:`ServerOptions` in one function
+(:func:`wsgikit.translate.server_options`). Code that embeds a worker loop
+builds one directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..http import Limits
+
+__all__ = ["ServerOptions", "RequestHook", "DEFAULT_LIMITS"]
+
+#: ``hook(monitor, environ)`` before the app runs; ``hook(monitor, environ, info)`` after.
+RequestHook = Callable[..., Any]
+
+#: Gunicorn's head limits, and request bodies capped at 1 GiB (the threaded worker
+#: buffers a whole body before the app runs, so it must not spool without bound).
+DEFAULT_LIMITS = Limits(body=1 << 30)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """How a worker loop serves its listeners.
+
+    - ``worker_class``: ``"threaded"`` (a selector loop reads whole requests and
+      hands them to ``threads`` app threads) or ``"sync"`` (one connection at a time).
+    - ``worker_connections``: most connections the threaded loop holds at once.
+    - ``limits``: request line, header and body limits (:class:`~wsgikit.http.Limits`).
+    - ``header_timeout``: seconds for a request head to arrive (408 after).
+    - ``keepalive``: seconds an idle keep-alive connection is kept; 0 closes after
+      each response.
+    - ``body_timeout``: seconds a request body read may stall (408 after).
+    - ``write_timeout``: seconds a response write may stall before the client
+      counts as gone.
+    - ``spool_threshold``: request bodies larger than this go to a temporary file.
+    - ``root_path``: the app's mount point (``SCRIPT_NAME``).
+    - ``server_header``: the ``Server`` response header; None sends none.
+    - ``pre_request`` / ``post_request``: called around each request.
+    """
+
+    worker_class: Literal["sync", "threaded"] = "threaded"
+    threads: int = 1
+    worker_connections: int = 1000
+    limits: Limits = field(default=DEFAULT_LIMITS)
+    keepalive: float = 2.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    write_timeout: float = 30.0
+    spool_threshold: int = 1 << 20
+    root_path: str = ""
+    server_header: str | None = "wsgikit"
+    pre_request: RequestHook | None = None
+    post_request: RequestHook | None = None
+
+    def __post_init__(self) -> None:
+        if self.worker_class not in ("sync", "threaded"):
+            raise ValueError(
+                f"worker_class must be 'sync' or 'threaded', not {self.worker_class!r}"
+            )
+        if self.threads < 1 or self.worker_connections < 1:
+            raise ValueError("threads and worker_connections must be >= 1")
