@@ -1,11 +1,22 @@
-"""The settings reference in docs/ is generated from the declarations and kept current."""
+"""The docs are kept true: the settings reference is generated from the declarations,
+and every Python snippet in README.md and docs/ runs."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from wsgikit.config import SETTINGS
+
+from .rawhttp import answers
+from .support import free_port, wait_for
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -25,3 +36,81 @@ def test_every_cli_setting_is_documented_with_its_flags():
     for spec in SETTINGS.values():
         for flag in spec.flags:
             assert f"`{flag}`" in text
+
+
+# --------------------------------------------------------------- snippets
+#
+# Every ```python block in README.md and docs/*.md runs here, so the docs cannot drift
+# from the code. The HTML comment on the line before a block says how:
+#   (none)                  run it with python; it must exit 0
+#   <!-- snippet: serves --> it serves 127.0.0.1:8000 (replaced with a free port): it
+#                           must answer HTTP there, then stop on SIGTERM with status 0
+#   <!-- snippet: pytest --> it is a test file: pytest (with wsgikit's plugin) must pass it
+
+ROOT = DOCS.parent
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+FENCE = re.compile(r"(?:<!-- snippet: (\w+) -->\n)?```python\n(.*?)```", re.S)
+
+
+def snippets() -> list[tuple[str, str, str]]:
+    found = []
+    for page in PAGES:
+        text = page.read_text()
+        for match in FENCE.finditer(text):
+            line = text.count("\n", 0, match.start(2))
+            found.append((f"{page.name}:{line}", match.group(1) or "run", match.group(2)))
+    return found
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_the_docs_have_python_snippets() -> None:
+    kinds = {kind for _, kind, _ in snippets()}
+    assert {"run", "serves", "pytest"} <= kinds
+
+
+@pytest.mark.parametrize(("where", "kind", "code"), snippets(), ids=lambda v: v)
+def test_snippet_runs(where: str, kind: str, code: str, tmp_path: Path) -> None:
+    if kind == "run":
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    elif kind == "serves":
+        assert "127.0.0.1:8000" in code, "a serving snippet binds 127.0.0.1:8000"
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            answer = wait_for(lambda: answers(port) or proc.poll() is not None, "an answer")
+            assert isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 200 "), answer
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out = proc.communicate(timeout=30)[0].decode()
+        assert proc.returncode == 0, out
+    else:
+        assert kind == "pytest", f"unknown snippet kind {kind!r} at {where}"
+        (tmp_path / "test_snippet.py").write_text(code)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_snippet.py"],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -4,7 +4,6 @@ demo page, and the pytest fixtures."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,29 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from .test_prefork import ROOT, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(port: int, path: str = "/") -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-        return data
-
-
-def answers(port: int, path: str = "/") -> bytes | None:
-    try:
-        return http_get(port, path)
-    except OSError:
-        return None
+from ..rawhttp import answers
+from ..support import free_port, wait_for
+from .test_prefork import ROOT
 
 
 def run_until_answered(
@@ -78,6 +57,18 @@ def test_python_m_wsgikit_serves_the_hello_example(workers):
     assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"Hello, World!"), out
     assert f"Listening at: http://127.0.0.1:{port}" in out
     assert code == 0, out
+
+
+def test_one_process_mode_says_the_supervisor_settings_have_no_effect():
+    port = free_port()
+    args = hello_command(port) + ["--timeout", "5", "--max-requests", "10"]
+    answer, out, code = run_until_answered(args, port)
+    assert answer.startswith(b"HTTP/1.1 200 OK") and code == 0, out
+    assert "timeout has no effect with workers=0" in out
+    assert "max_requests has no effect with workers=0" in out
+    # The defaults are not worth a warning.
+    _, out, _ = run_until_answered(hello_command(port), port)
+    assert "no effect" not in out
 
 
 def test_no_app_serves_the_demo_page():

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 
 import pytest
 
 from wsgikit.testing import LiveServer
+
+from ..rawhttp import RawClient
+from .test_prefork import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +96,66 @@ def test_pyramid(serve):
     assert server.get("/").body == b"Hello from Pyramid!"
     assert json.loads(server.get("/json").body)["framework"] == "pyramid"
     assert server.request("POST", "/echo", body=b"pyr").body == b"pyr"
+
+
+# ------------------------------------------------ the layers used on their own
+
+
+def _wait_for_lines(
+    proc: subprocess.Popen[bytes], wanted: Callable[[list[str]], bool], timeout: float = 15.0
+) -> list[str]:
+    """Lines the process prints until ``wanted(lines)``, waiting at most ``timeout`` in all."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while not wanted(lines):
+            left = deadline - time.monotonic()
+            assert left > 0 and sel.select(left), f"only {lines} printed"
+            line = proc.stdout.readline()  # unbuffered: select sees every byte not read
+            assert line, f"the process ended after printing {lines}"
+            lines.append(line.decode().strip())
+    return lines
+
+
+def _start(module: str, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        bufsize=0,
+    )
+
+
+def test_a_server_assembled_by_hand_from_the_http_and_wsgi_layers():
+    proc = _start("examples.layers_server", "0")
+    try:
+        (line,) = _wait_for_lines(proc, lambda lines: len(lines) == 1)
+        port = int(line.rsplit(":", 1)[1])
+        with RawClient(port) as client:  # keep-alive, a body left unread, pipelining
+            assert client.get("/").body == b"Hello, World!"
+            client.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+            client.send(b"GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert [client.read_response().status for _ in range(2)] == [200, 200]
+        with RawClient(port) as client:  # a malformed request gets its status and a close
+            client.send(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n")
+            assert client.read_until_close().startswith(b"HTTP/1.1 400 ")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_supervisor_of_two_workers_running_a_plain_function():
+    proc = _start("examples.supervisor")
+    try:
+        _wait_for_lines(proc, lambda lines: sum(x.endswith(" booted") for x in lines) == 2)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=20)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0, out
+    assert out.count(" stopping") == 2, out

@@ -16,7 +16,9 @@ import pytest
 
 from wsgikit.testing import LiveServer
 
-from .test_prefork import ROOT, SERVICE, wait_for
+from ..rawhttp import RawClient, answers
+from ..support import wait_for
+from .test_prefork import ROOT, SERVICE
 
 
 def test_access_log_with_gunicorn_atoms(tmp_path):
@@ -136,23 +138,16 @@ def test_pidfile_and_daemon_mode(tmp_path, workers):
 
 
 def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            return s.recv(100).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
+    return (answers(port) or b"").startswith(b"HTTP/1.1 200")
 
 
 def _get_unix(path: str) -> bytes:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(path)
-        s.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := s.recv(4096):
-            data += chunk
-        return data
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(5)
+    sock.connect(path)
+    with RawClient(sock=sock, timeout=5) as client:
+        client.send(b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return client.read_until_close()
 
 
 def test_unix_socket_and_several_binds_at_once(tmp_path):

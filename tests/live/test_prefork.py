@@ -9,12 +9,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from wsgikit.testing import LiveServer
+
+from ..rawhttp import RawClient
+from ..support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "tests.apps:service"
@@ -27,16 +29,6 @@ def children(pid: int) -> set[int]:
     except FileNotFoundError:
         return set()
     return {int(p) for p in text.split()}
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
 
 
 class RequestLoop:
@@ -279,5 +271,25 @@ def test_a_response_in_progress_outlives_the_timeout(prefork, worker_class):
     before = children(master)
     response = server.get("/", timeout=20)
     assert response.body == b"".join(f"data: {i}\n\n".encode() for i in range(6))
+    assert children(master) == before
+    assert "stuck" not in server.log_text()
+
+
+@pytest.mark.parametrize("worker_class", ["threaded", "sync"])
+def test_a_worker_waiting_for_a_slow_client_is_not_stuck(prefork, worker_class):
+    # The head trickles in over ~4 s, twice the timeout but within header_timeout:
+    # the worker waits for input, which is not being stuck (it keeps beating).
+    server = prefork(
+        "tests.apps:service", workers=1, timeout=2, header_timeout=8, worker_class=worker_class
+    )
+    master = server.process.pid
+    before = children(master)
+    head = b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n"
+    with RawClient(server.port, timeout=15) as client:
+        for i in range(0, len(head), 2):
+            client.send(head[i : i + 2])
+            time.sleep(4 / (len(head) / 2))
+        response = client.read_response()
+    assert response.status == 200 and int(response.body) in before
     assert children(master) == before
     assert "stuck" not in server.log_text()

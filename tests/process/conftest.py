@@ -16,19 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import DEADLINE, wait_for
 from wsgikit.process import Arbiter, WorkerContext
 
-DEADLINE = 10.0
-
-
-def wait_for(cond: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
-    """Poll ``cond`` every 20 ms; fail with ``what`` after ``timeout`` seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+__all__ = ["DEADLINE", "wait_for"]  # the process tests import them from here
 
 
 def record(path: Path, kind: str, extra: str = "") -> None:

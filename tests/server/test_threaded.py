@@ -20,18 +20,10 @@ from wsgikit.config import Config
 from wsgikit.server.threaded import ThreadedServer
 from wsgikit.translate import server_options
 
-DEADLINE = 10.0
+from ..rawhttp import RawClient
+from ..support import DEADLINE, wait_for
 
 StartResponse = Callable[..., Any]
-
-
-def wait_for(cond: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # ------------------------------------------------------------------ the server
@@ -44,14 +36,14 @@ class Live:
     address: tuple[str, int]
     sockets: list[socket.socket] = field(default_factory=list)
 
-    def connect(self, rcvbuf: int | None = None, timeout: float = 5.0) -> Client:
+    def connect(self, rcvbuf: int | None = None, timeout: float = 5.0) -> RawClient:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sockets.append(sock)
         if rcvbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.settimeout(timeout)
         sock.connect(self.address)
-        return Client(sock)
+        return RawClient(sock=sock, timeout=timeout)
 
     def stop(self, graceful: bool = True, timeout: float = DEADLINE) -> float:
         """Stop the server; return how long serve_forever took to return."""
@@ -83,101 +75,6 @@ def serve(app: Callable[..., Iterable[bytes]], **settings: Any) -> Iterator[Live
         assert not thread.is_alive(), "serve_forever did not return"
 
 
-# ------------------------------------------------------------------ the client
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-class Client:
-    """A raw HTTP/1.1 client over one socket, with a read buffer."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = bytearray()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _more(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError("connection closed by the server")
-        self.buf += data
-
-    def _until(self, marker: bytes) -> bytes:
-        while (pos := self.buf.find(marker)) < 0:
-            self._more()
-        data = bytes(self.buf[: pos + len(marker)])
-        del self.buf[: pos + len(marker)]
-        return data
-
-    def _exact(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            self._more()
-        data = bytes(self.buf[:n])
-        del self.buf[:n]
-        return data
-
-    def read_head(self) -> tuple[int, dict[str, str]]:
-        head = self._until(b"\r\n\r\n").decode("latin-1")
-        lines = head.split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        return status, headers
-
-    def read_response(self, head_only: bool = False) -> Response:
-        status, headers = self.read_head()
-        if head_only:
-            return Response(status, headers, b"")
-        if "content-length" in headers:
-            body = self._exact(int(headers["content-length"]))
-        elif headers.get("transfer-encoding") == "chunked":
-            parts = []
-            while True:
-                size = int(self._until(b"\r\n")[:-2], 16)
-                if size == 0:
-                    self._until(b"\r\n")
-                    break
-                parts.append(self._exact(size))
-                self._exact(2)
-            body = b"".join(parts)
-        else:
-            while True:
-                try:
-                    self._more()
-                except ConnectionError:
-                    break
-            body, self.buf = bytes(self.buf), bytearray()
-        return Response(status, headers, body)
-
-    def get(self, path: str = "/", extra: str = "") -> Response:
-        self.send(f"GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode())
-        return self.read_response()
-
-    def at_eof(self, timeout: float) -> bool:
-        """True if the server closes the connection within ``timeout`` (no more bytes)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    return True
-                self.buf += data
-        except TimeoutError:
-            return False
-        except ConnectionResetError:
-            return True
-
-
 # ------------------------------------------------------------------ apps
 
 
@@ -204,7 +101,7 @@ def test_idle_and_slow_clients_do_not_starve_normal_requests() -> None:
         slow_status: list[int] = []
         stop = threading.Event()
 
-        def trickle(client: Client) -> None:
+        def trickle(client: RawClient) -> None:
             for i in range(len(head)):
                 if stop.is_set():
                     return
@@ -217,16 +114,14 @@ def test_idle_and_slow_clients_do_not_starve_normal_requests() -> None:
             driver.start()
         try:
             time.sleep(0.3)  # let every slow client be mid-head
-            timings = []
             for _ in range(20):
-                start = time.monotonic()
                 client = live.connect()
                 response = client.get("/")
-                timings.append(time.monotonic() - start)
                 assert response.status == 200 and response.body == b"hello"
                 client.sock.close()
-                time.sleep(0.05)
-            assert max(timings) < 0.5, timings
+            # Ordering, not timing: every normal request was answered while all the
+            # slow clients were still sending their heads.
+            assert slow_status == []
         finally:
             for driver in drivers:
                 driver.join(DEADLINE)
@@ -241,17 +136,13 @@ def test_trickled_body_does_not_hold_an_app_thread() -> None:
         slow = live.connect()
         slow.send(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
         body = b"0123456789"
-        fast_times = []
         for i, byte in enumerate(body):
             slow.send(bytes([byte]))
             if i in (2, 6):
-                start = time.monotonic()
-                fast = live.connect()
-                response = fast.get("/fast")
-                fast_times.append(time.monotonic() - start)
-                assert response.status == 200
+                # Answered while the only app thread's would-be request is still
+                # incomplete: the rest of its body is sent only after this returns.
+                assert live.connect().get("/fast").status == 200
             time.sleep(0.1)
-        assert max(fast_times) < 0.5, fast_times
         response = slow.read_response()
         assert response.status == 200 and response.body == body
 
@@ -321,11 +212,8 @@ def test_client_that_stops_reading_does_not_block_others() -> None:
         time.sleep(0.3)  # let it fill every buffer on the way
         before = produced[0]
         assert before < 20, f"{before} MiB produced for a client that reads nothing"
-        for _ in range(3):
-            start = time.monotonic()
-            other = live.connect()
-            assert other.get("/").status == 200
-            assert time.monotonic() - start < 0.5
+        for _ in range(3):  # answered while the stalled client still reads nothing
+            assert live.connect().get("/").status == 200
         assert produced[0] < 20
         stalled.sock.close()  # the blocked app thread is released (ClientDisconnected)
         assert live.stop() < 5.0
@@ -494,17 +382,21 @@ def test_saturated_worker_serves_waiting_connections_in_turn() -> None:
         return [b"ok"]
 
     worst: list[float] = []
+    served: list[int] = []
     stop = threading.Event()
     with serve(app, threads=1, keepalive=30) as live:
         clients = [live.connect() for _ in range(12)]
 
-        def loop(client: Client) -> None:
+        def loop(client: RawClient) -> None:
             longest = 0.0
+            count = 0
             while not stop.is_set():
                 start = time.monotonic()
                 assert client.get("/").status == 200
                 longest = max(longest, time.monotonic() - start)
+                count += 1
             worst.append(longest)
+            served.append(count)
 
         threads = [threading.Thread(target=loop, args=(c,)) for c in clients]
         for t in threads:
@@ -514,8 +406,12 @@ def test_saturated_worker_serves_waiting_connections_in_turn() -> None:
         for t in threads:
             t.join(DEADLINE)
     assert len(worst) == 12
-    # 12 clients on one thread at ~2 ms each: a fair turn is ~30 ms; allow plenty.
-    assert max(worst) < 0.5, sorted(worst)
+    # Turns are shared: no client got fewer than a third of the busiest one's answers
+    # (an unfair loop serves the same few connections over and over).
+    assert min(served) * 3 >= max(served), sorted(served)
+    # 12 clients on one thread at ~2 ms each: a fair turn is ~30 ms; a shared machine
+    # may stall us for a while, so allow far more.
+    assert max(worst) < 2.0, sorted(worst)
 
 
 def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
@@ -530,7 +426,7 @@ def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
     with serve(app, threads=1, header_timeout=1.0) as live:
         busy = [live.connect() for _ in range(4)]
 
-        def hammer(client: Client) -> None:
+        def hammer(client: RawClient) -> None:
             while not stop.is_set():
                 client.get("/")
 

@@ -88,9 +88,9 @@ class _Wait:
         while True:
             left = deadline - time.monotonic()
             ready = poll.poll(max(0.0, min(left, _BEAT)) * 1000)
+            self._beat()  # waiting for a client is not being stuck
             if ready or left <= _BEAT:
                 break
-            self._beat()  # waiting for a client is not being stuck
         fds = {fd for fd, _ in ready}
         if self._sock_fd in fds:
             return True

@@ -1,0 +1,30 @@
+"""Small helpers every kind of test uses: a bounded wait and a free port."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+#: The default bound of a wait in tests; generous, for a shared and loaded machine.
+DEADLINE = 15.0
+
+
+def wait_for(condition: Callable[[], object], what: str = "", timeout: float = DEADLINE) -> object:
+    """Poll ``condition`` every 20 ms until it returns something true, and return that;
+    fail naming ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= end:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what or condition}")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
