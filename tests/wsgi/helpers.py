@@ -3,58 +3,31 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from wsgikit.http import HTTPConnection, Request
 from wsgikit.wsgi import (
-    ClientDisconnected,
+    FIXED_DATE,
     ConnectionBody,
     ErrorStream,
     InputStream,
+    MemoryTransport,
     ResponseInfo,
     ServerInfo,
     build_environ,
     call_app,
 )
 
-DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
+DATE = FIXED_DATE
 LOGGER = logging.getLogger("tests.wsgi")
-
-
-class MemTransport:
-    """Collects sent bytes; can fail after ``disconnect_after`` bytes.
-
-    ``sendfile_result`` True: sendfile "sends" by reading the fd (so the
-    output is what a socket would carry); False: reports it unsupported.
-    """
-
-    def __init__(self, disconnect_after: int | None = None, sendfile_result: bool = True) -> None:
-        self.out = bytearray()
-        self.disconnect_after = disconnect_after
-        self.sendfile_result = sendfile_result
-        self.sendfile_calls: list[tuple[int, int, int]] = []
-
-    def send(self, data: bytes) -> None:
-        if self.disconnect_after is not None and len(self.out) + len(data) > self.disconnect_after:
-            self.out += data[: max(0, self.disconnect_after - len(self.out))]
-            raise ClientDisconnected("peer reset")
-        self.out += data
-
-    def sendfile(self, fd: int, offset: int, count: int) -> bool:
-        self.sendfile_calls.append((fd, offset, count))
-        if not self.sendfile_result:
-            return False
-        self.send(os.pread(fd, count, offset))
-        return True
 
 
 def _would_block() -> bool:
     raise AssertionError("the test fed an incomplete body: read would block")
 
 
-def ConnBody(conn: HTTPConnection, transport: MemTransport | None = None) -> ConnectionBody:  # noqa: N802
+def ConnBody(conn: HTTPConnection, transport: MemoryTransport | None = None) -> ConnectionBody:  # noqa: N802
     """The real body source over ``conn``, for tests that feed the whole body up front.
 
     ``100 Continue`` goes to ``transport`` on the first read.
@@ -142,7 +115,7 @@ def parse_response(raw: bytes, head_request: bool = False) -> Response:
 @dataclass
 class Outcome:
     info: ResponseInfo
-    transport: MemTransport
+    transport: MemoryTransport
     conn: HTTPConnection
     environ: dict[str, Any]
     response: Response | None = None
@@ -153,14 +126,14 @@ def call(
     app: Any,
     raw: bytes = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
     *,
-    transport: MemTransport | None = None,
+    transport: MemoryTransport | None = None,
     info: ServerInfo | None = None,
     keep_alive: bool = True,
     parse: bool = True,
 ) -> Outcome:
     """Run ``app`` for the request in ``raw`` and parse what was sent."""
     conn, request = open_request(raw)
-    transport = transport or MemTransport()
+    transport = transport or MemoryTransport()
     info = info or ServerInfo("127.0.0.1", "8000")
     base = info.base_environ(ErrorStream(LOGGER))
     environ = build_environ(request, base, InputStream(ConnBody(conn, transport)), ("10.0.0.7", 1))

@@ -11,7 +11,7 @@ import pytest
 from wsgikit.http import HTTPConnection, Limits, ProtocolError
 from wsgikit.wsgi import ErrorStream, InputStream, ServerInfo, build_environ, call_app
 
-from .helpers import DATE, LOGGER, ConnBody, MemTransport, call, open_request, simple_app
+from .helpers import DATE, LOGGER, ConnBody, MemoryTransport, call, open_request, simple_app
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 GET10 = b"GET / HTTP/1.0\r\n\r\n"
@@ -263,7 +263,7 @@ def test_reading_a_100_continue_body() -> None:
     conn, request = open_request(
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
     )
-    transport = MemTransport()
+    transport = MemoryTransport()
 
     class Source:
         def read_chunk(self, size: int) -> bytes:
@@ -318,7 +318,7 @@ def test_close_called_when_iterable_raises_before_first_chunk() -> None:
 @pytest.mark.parametrize("after", [0, 10, 80])
 def test_close_called_when_client_disconnects(after: int) -> None:
     result = Closing([b"x" * 50, b"y" * 50, b"z" * 50])
-    out = call(closing_app(result), transport=MemTransport(disconnect_after=after), parse=False)
+    out = call(closing_app(result), transport=MemoryTransport(disconnect_after=after), parse=False)
     assert result.closed == 1
     assert out.info.disconnected is True
     assert out.info.keep_alive is False
@@ -327,7 +327,7 @@ def test_close_called_when_client_disconnects(after: int) -> None:
 
 def test_disconnect_stops_iteration() -> None:
     result = Closing([b"x" * 500] * 10)
-    call(closing_app(result), transport=MemTransport(disconnect_after=600), parse=False)
+    call(closing_app(result), transport=MemoryTransport(disconnect_after=600), parse=False)
     assert result.yielded < 10
 
 
@@ -427,7 +427,7 @@ def test_500_to_a_client_that_went_away() -> None:
     def app(environ: Any, start_response: Any) -> Any:
         raise ValueError("x")
 
-    out = call(app, transport=MemTransport(disconnect_after=5), parse=False)
+    out = call(app, transport=MemoryTransport(disconnect_after=5), parse=False)
     assert out.info.disconnected is True
 
 
@@ -441,7 +441,7 @@ def test_body_too_large_gives_413_not_500(caplog: pytest.LogCaptureFixture) -> N
         b"a\r\n0123456789\r\n0\r\n\r\n",
         conn,
     )
-    transport = MemTransport()
+    transport = MemoryTransport()
     env = build_environ(
         request,
         ServerInfo("h", "1").base_environ(ErrorStream(LOGGER)),
@@ -468,7 +468,7 @@ def test_body_timeout_gives_408() -> None:
             raise ProtocolError("timed out reading the request body", status=408)
 
     conn, request = open_request(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n")
-    transport = MemTransport()
+    transport = MemoryTransport()
     env = build_environ(request, ServerInfo("h", "1").base_environ(None), InputStream(Slow()), None)
 
     def app(environ: Any, start_response: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 
 from wsgikit.wsgi import FileWrapper
 
-from .helpers import MemTransport, call
+from .helpers import MemoryTransport, call
 
 CONTENT = bytes(range(256)) * 40  # 10240 bytes
 
@@ -39,7 +39,7 @@ def file_app(opener: Any, headers: list[tuple[str, str]] | None = None, blksize:
 
 def test_regular_file_is_sent_with_sendfile(data_file: Path) -> None:
     app = file_app(lambda: open(data_file, "rb"))
-    transport = MemTransport()
+    transport = MemoryTransport()
     out = call(app, transport=transport)
     resp = out.response
     assert resp is not None
@@ -60,7 +60,7 @@ def test_seeked_file_is_sent_from_its_offset(data_file: Path) -> None:
         f.seek(1000)
         return f
 
-    transport = MemTransport()
+    transport = MemoryTransport()
     out = call(file_app(opener), transport=transport)
     resp = out.response
     assert resp is not None
@@ -70,7 +70,7 @@ def test_seeked_file_is_sent_from_its_offset(data_file: Path) -> None:
 
 
 def test_app_content_length_limits_sendfile(data_file: Path) -> None:
-    transport = MemTransport()
+    transport = MemoryTransport()
     out = call(
         file_app(lambda: open(data_file, "rb"), [("Content-Length", "100")]), transport=transport
     )
@@ -80,7 +80,7 @@ def test_app_content_length_limits_sendfile(data_file: Path) -> None:
 
 
 def test_fallback_to_iteration_when_sendfile_is_unsupported(data_file: Path) -> None:
-    transport = MemTransport(sendfile_result=False)
+    transport = MemoryTransport(sendfile=False)
     app = file_app(lambda: open(data_file, "rb"), blksize=1000)
     out = call(app, transport=transport)
     resp = out.response
@@ -95,7 +95,7 @@ def test_fallback_to_iteration_when_sendfile_is_unsupported(data_file: Path) -> 
 
 
 def test_fallback_to_iteration_for_a_filelike_without_fileno() -> None:
-    transport = MemTransport()
+    transport = MemoryTransport()
     app = file_app(lambda: io.BytesIO(CONTENT), blksize=4096)
     out = call(app, transport=transport)
     resp = out.response
@@ -123,7 +123,7 @@ def test_object_with_read_only_is_iterated() -> None:
 
 
 def test_head_with_file_sends_no_body(data_file: Path) -> None:
-    transport = MemTransport()
+    transport = MemoryTransport()
     app = file_app(lambda: open(data_file, "rb"))
     out = call(app, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", transport=transport)
     resp = out.response
@@ -146,7 +146,7 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_client_disconnect_during_sendfile_closes_the_file(data_file: Path) -> None:
     app = file_app(lambda: open(data_file, "rb"))
-    out = call(app, transport=MemTransport(disconnect_after=500), parse=False)
+    out = call(app, transport=MemoryTransport(disconnect_after=500), parse=False)
     assert out.info.disconnected is True
     assert app.opened[0].closed
 
@@ -163,7 +163,7 @@ def test_fileno_and_size_is_none_for_a_pipe() -> None:
 def test_character_device_is_iterated_not_sendfiled() -> None:
     with open(os.devnull, "rb") as f:
         assert FileWrapper(f).fileno_and_size() is None
-    transport = MemTransport()
+    transport = MemoryTransport()
     out = call(file_app(lambda: open(os.devnull, "rb")), transport=transport)
     assert transport.sendfile_calls == []
     assert out.response is not None and out.response.body == b"" and out.response.complete
