@@ -49,11 +49,6 @@ class Admission(Generic[W]):
         """No request is running or waiting for a thread."""
         return not self.ready and self.in_flight == 0
 
-    @property
-    def waiting(self) -> bool:
-        """Some connection waits in line."""
-        return bool(self._line)
-
     def saturated(self) -> bool:
         return self.in_flight + len(self.ready) >= self.capacity
 

@@ -46,10 +46,6 @@ _FRESH_GRACE = 1.0  # seconds a just-accepted connection gets to send its reques
 _BEAT = 1.0  # longest wait without a heartbeat
 
 
-class _Stalled(Exception):
-    """No bytes arrived before the deadline."""
-
-
 class _Wait:
     """Waits for a socket to become readable, or for a reason to give up waiting.
 
