@@ -1,12 +1,14 @@
-"""The WSGI apps the benchmark serves, loaded by both servers as ``bench.apps:<name>``."""
+"""The WSGI apps the benchmark serves, loaded by every server as ``bench.apps:<name>``."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["hello", "sleepy"]
+__all__ = ["hello", "sleepy", "echo", "file1m", "flask_json"]
 
 StartResponse = Callable[..., Any]
 
@@ -25,3 +27,55 @@ def sleepy(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
     time.sleep(0.01)
     start_response("200 OK", list(HEADERS))
     return [BODY]
+
+
+def echo(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Reads the whole request body and sends it back: the cost of moving a body in and out."""
+    body = environ["wsgi.input"].read()
+    start_response(
+        "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def _big_file() -> str:
+    """A 1 MiB file in the temp directory, written once (atomically) by whoever comes first."""
+    path = os.path.join(tempfile.gettempdir(), "wsgikit-bench-1mib.bin")
+    if not os.path.exists(path) or os.path.getsize(path) != 1 << 20:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(range(256)) * 4096)
+        os.replace(tmp, path)
+    return path
+
+
+BIG_FILE = _big_file()
+
+
+def file1m(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """A 1 MiB static file through ``wsgi.file_wrapper`` (a server may use sendfile)."""
+    f = open(BIG_FILE, "rb")  # noqa: SIM115 - the server closes it through the wrapper
+    start_response(
+        "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(1 << 20))]
+    )
+    wrapper = environ.get("wsgi.file_wrapper")
+    if wrapper is None:
+        return iter(lambda: f.read(65536), b"")
+    return wrapper(f, 65536)  # type: ignore[no-any-return]
+
+
+def _flask_app() -> Any:
+    try:
+        from flask import Flask, jsonify
+    except ImportError:  # the flask scenario is skipped without it
+        return None
+    app = Flask("bench")
+
+    @app.get("/")
+    def index() -> Any:
+        return jsonify(message="Hello, World!", items=[1, 2, 3], ok=True)
+
+    return app
+
+
+flask_json = _flask_app()

@@ -1,8 +1,13 @@
-"""The harness: scenarios, interleaved rounds, medians and ratios, JSON results.
+"""The harness: scenarios, interleaved rounds, medians, CPU per request and ratios.
 
-Each scenario has variants (a worker model: sync or threaded). For each variant the
-servers run alternately, round by round (A B, then B A, ...), so slow drift on a shared
-machine hits both alike; the report shows per-server medians and wsgikit/Gunicorn ratios.
+Each scenario runs several *contestants* (a server and one of its worker models):
+wsgikit's default worker (threaded, one app thread), its sync worker and its threaded
+worker with four app threads; Gunicorn's sync and gthread workers; and a bare h11
+epoll loop (``bench/reference.py``) as the ceiling. Contestants run one after the
+other, round after round, in an order that rotates, so slow drift on a shared machine
+hits all alike. For every run the harness reads the CPU time of all of the server's
+processes from /proc and divides by the requests served: CPU per request is steadier
+than req/s on a shared machine, and is the figure the targets are set in.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.loadgen import ERROR_KINDS, LoadGen, LoadGenError, LoadResult, choose
+from bench.loadgen import ERROR_KINDS, LoadGen, LoadGenError, LoadResult, Request, choose
 from bench.probe import Prober
+from bench.procstat import busiest_share, cpu_sample, worker_rss_mib
 from bench.servers import (
     HOST,
     REPO_ROOT,
@@ -34,23 +40,59 @@ from bench.servers import (
     ServerStartError,
     gunicorn_spec,
     indent,
+    reference_spec,
     wsgikit_spec,
 )
 
-SERVERS = ("wsgikit", "gunicorn")
+SERVERS = ("wsgikit", "gunicorn", "h11-loop")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PROBE_SLOW_MS = 1000.0  # a fresh connection waiting longer than this is reported
+LOPSIDED = 0.9  # one worker with this share of the work or more: the burst went to it
+
+
+@dataclass(frozen=True)
+class Contestant:
+    """One server in one worker model: ``model`` is sync, threaded or loop (the reference)."""
+
+    server: str
+    model: str
+    threads: int = 1
+
+    @property
+    def label(self) -> str:
+        if self.server == "h11-loop":
+            return "h11-loop"
+        if self.model == "sync":
+            return f"{self.server} sync"
+        if self.server == "wsgikit" and self.threads == 1:
+            return "wsgikit default"
+        kind = "gthread" if self.server == "gunicorn" else "threaded"
+        return f"{self.server} {kind} x{self.threads}"
+
+
+WK_DEFAULT = Contestant("wsgikit", "threaded", 1)
+WK_SYNC = Contestant("wsgikit", "sync")
+WK_THREADS = Contestant("wsgikit", "threaded", 4)
+GU_SYNC = Contestant("gunicorn", "sync")
+GU_GTHREAD = Contestant("gunicorn", "threaded", 4)
+REFERENCE = Contestant("h11-loop", "loop")
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     app: str
-    variants: tuple[str, ...]  # worker models compared: "sync" and/or "threaded"
+    contestants: tuple[Contestant, ...]
     connections: int
     description: str
+    request: Request = field(default_factory=Request)
+    target: float | None = None  # wsgikit CPU/request at most this times Gunicorn's best
     slow_clients: bool = False  # also fresh servers per run, so no run inherits a stuck one
+    default: bool = True  # part of the suite run with no --scenario
 
+
+ALL_WSGIKIT = (WK_DEFAULT, WK_SYNC, WK_THREADS)
+GUNICORNS = (GU_SYNC, GU_GTHREAD)
 
 SCENARIOS = {
     s.name: s
@@ -58,24 +100,60 @@ SCENARIOS = {
         Scenario(
             "hello",
             "bench.apps:hello",
-            ("sync", "threaded"),
+            (*ALL_WSGIKIT, *GUNICORNS, REFERENCE),
             32,
-            "hello world: per-request overhead (sync vs sync, threaded vs gthread)",
+            "hello world, keep-alive: the server's own per-request cost",
+            target=0.6,
+        ),
+        Scenario(
+            "post64k",
+            "bench.apps:echo",
+            (*ALL_WSGIKIT, *GUNICORNS, REFERENCE),
+            32,
+            "64 KiB POST echoed back: moving a request body in and a response out",
+            request=Request(method="POST", body_size=64 << 10),
+            target=0.7,
+        ),
+        Scenario(
+            "hello-close",
+            "bench.apps:hello",
+            (WK_DEFAULT, WK_SYNC, *GUNICORNS, REFERENCE),
+            32,
+            "hello world with Connection: close: accept and close per request",
+            request=Request(headers=(("Connection", "close"),)),
+            target=0.8,
+        ),
+        Scenario(
+            "file1m",
+            "bench.apps:file1m",
+            (WK_DEFAULT, WK_SYNC, *GUNICORNS),
+            16,
+            "a 1 MiB file through wsgi.file_wrapper (sendfile where the server can)",
+            target=0.8,
+        ),
+        Scenario(
+            "flask",
+            "bench.apps:flask_json",
+            (WK_DEFAULT, WK_SYNC, *GUNICORNS),
+            32,
+            "a Flask JSON view: a real framework's request in front of the server's",
+            target=0.8,
         ),
         Scenario(
             "sleep",
             "bench.apps:sleepy",
-            ("threaded",),
+            (WK_THREADS, GU_GTHREAD),
             64,
-            "10 ms sleep per request: I/O-bound, threaded vs gthread at equal threads",
+            "10 ms sleep per request, 4 app threads: how close to workers x threads x 100/s",
         ),
         Scenario(
             "hello-under-slow-clients",
             "bench.apps:hello",
-            ("sync", "threaded"),
+            (WK_DEFAULT, WK_SYNC, GU_SYNC, GU_GTHREAD),
             32,
             "hello world while idle keep-alive and byte-by-byte slow clients are connected",
             slow_clients=True,
+            default=False,
         ),
     )
 }
@@ -84,25 +162,45 @@ SCENARIOS = {
 @dataclass
 class Run:
     scenario: str
-    variant: str
-    server: str
+    contestant: str
     round: int
     result: LoadResult | None = None
     note: str = ""  # why there is no result, or what went wrong
+    cpu_s: float | None = None  # CPU seconds of every server process during the run
+    busiest: float | None = None  # the busiest worker's share of the workers' CPU time
     background: dict[str, int] | None = None
     probe: dict[str, float | int | None] | None = None
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        if self.result is None or self.cpu_s is None or not self.result.ok:
+            return None
+        return self.cpu_s * 1e6 / self.result.ok
 
     def to_json(self) -> dict[str, object]:
         return {
             "scenario": self.scenario,
-            "variant": self.variant,
-            "server": self.server,
+            "contestant": self.contestant,
             "round": self.round,
             "note": self.note,
+            "cpu_s": self.cpu_s,
+            "cpu_us_per_request": self.cpu_us_per_request,
+            "busiest_worker_share": self.busiest,
             "background": self.background,
             "probe": self.probe,
             "result": self.result.to_json() if self.result else None,
         }
+
+
+@dataclass
+class Start:
+    """One fresh start of the distribution check: start-up time, idle RSS, burst spread."""
+
+    contestant: str
+    startup_s: float | None = None
+    idle_rss_mib: float | None = None  # mean over the workers
+    busiest: float | None = None
+    note: str = ""
 
 
 @dataclass
@@ -113,23 +211,32 @@ class Settings:
     duration: int
     warmup: int
     workers: int
-    threads: int
+    starts: int  # fresh starts for the distribution and start-up check (0: skip it)
     connections: int | None
     idle_clients: int
     slow_clients: int
     wsgikit_cmd: str
     gunicorn_cmd: str
     loadgen: LoadGen
-    failed: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
     shown: set[str] = field(default_factory=set)  # server outputs already printed once
 
-    def spec(self, server: str, scenario: Scenario, model: str) -> ServerSpec:
-        if server == "wsgikit":
-            return wsgikit_spec(self.wsgikit_cmd, scenario.app, model, self.workers, self.threads)
-        return gunicorn_spec(self.gunicorn_cmd, scenario.app, model, self.workers, self.threads)
+    def spec(self, who: Contestant, scenario: Scenario) -> ServerSpec:
+        if who.server == "wsgikit":
+            return wsgikit_spec(
+                self.wsgikit_cmd, scenario.app, who.model, self.workers, who.threads
+            )
+        if who.server == "gunicorn":
+            return gunicorn_spec(
+                self.gunicorn_cmd, scenario.app, who.model, self.workers, who.threads
+            )
+        return reference_spec(scenario.app, self.workers)
 
     def connections_for(self, scenario: Scenario) -> int:
         return self.connections or scenario.connections
+
+    def contestants(self, scenario: Scenario) -> list[Contestant]:
+        return [c for c in scenario.contestants if c.server in self.servers]
 
 
 # --- background clients -------------------------------------------------------------------
@@ -189,7 +296,7 @@ def background_clients(port: int, cfg: Settings, stats: dict[str, int]) -> Itera
 def warm_up(server: Server, cfg: Settings, scenario: Scenario) -> None:
     if cfg.warmup > 0:
         try:
-            cfg.loadgen.run(server.url, cfg.warmup, cfg.connections_for(scenario))
+            cfg.loadgen.run(server.url, cfg.warmup, cfg.connections_for(scenario), scenario.request)
         except LoadGenError as err:
             print(f"  warm-up of {server.spec.name} failed: {err}", file=sys.stderr)
 
@@ -202,7 +309,13 @@ def measure(server: Server, cfg: Settings, scenario: Scenario, run: Run) -> None
                 run.background = {}
                 stack.enter_context(background_clients(server.port, cfg, run.background))
             prober = stack.enter_context(Prober(server.port, cfg.loadgen.timeout_s))
-            run.result = cfg.loadgen.run(server.url, cfg.duration, cfg.connections_for(scenario))
+            before = cpu_sample(server.pid)
+            run.result = cfg.loadgen.run(
+                server.url, cfg.duration, cfg.connections_for(scenario), scenario.request
+            )
+            after = cpu_sample(server.pid)
+        run.cpu_s = after.total - before.total
+        run.busiest = busiest_share(before, after)
         run.probe = prober.summary()
     except LoadGenError as err:
         run.note = f"load generator failed: {err}"
@@ -214,7 +327,7 @@ def measure(server: Server, cfg: Settings, scenario: Scenario, run: Run) -> None
         )
 
 
-def start(spec: ServerSpec, cfg: Settings, key: tuple[str, str, str]) -> Server | None:
+def start(spec: ServerSpec, cfg: Settings, key: tuple[str, str]) -> Server | None:
     """Start a server, or record why not (and print its output once)."""
     server = Server(spec)
     try:
@@ -226,7 +339,7 @@ def start(spec: ServerSpec, cfg: Settings, key: tuple[str, str, str]) -> Server 
             output = "    | (same output as above)"
         cfg.shown.add(output)
         print(
-            f"  SKIPPING {spec.name} for {key[1]}/{key[2]}: {first}\n{output}\n"
+            f"  SKIPPING {key[0]} for {key[1]}: {first}\n{output}\n"
             f"    command: {' '.join(spec.command(server.port))}",
             file=sys.stderr,
         )
@@ -234,27 +347,28 @@ def start(spec: ServerSpec, cfg: Settings, key: tuple[str, str, str]) -> Server 
     return server
 
 
-def run_variant(cfg: Settings, scenario: Scenario, model: str, runs: list[Run]) -> None:
-    """All rounds of one variant, servers alternating A B / B A; appends to ``runs``."""
-    specs = [cfg.spec(name, scenario, model) for name in cfg.servers]
+def run_scenario(cfg: Settings, scenario: Scenario, runs: list[Run]) -> None:
+    """All rounds of one scenario, the contestants' order rotating; appends to ``runs``."""
+    contestants = cfg.contestants(scenario)
     with contextlib.ExitStack() as stack:
         live: dict[str, Server] = {}
         if not scenario.slow_clients:  # keep servers up across rounds
-            for spec in specs:
-                server = start(spec, cfg, (spec.name, scenario.name, model))
+            for who in contestants:
+                server = start(cfg.spec(who, scenario), cfg, (who.label, scenario.name))
                 if server is not None:
-                    live[spec.name] = stack.enter_context(server)
+                    live[who.label] = stack.enter_context(server)
                     warm_up(server, cfg, scenario)
         for rnd in range(1, cfg.rounds + 1):
-            for spec in specs if rnd % 2 else specs[::-1]:
-                key = (spec.name, scenario.name, model)
-                run = Run(scenario.name, model, spec.name, rnd)
+            shift = (rnd - 1) % len(contestants)
+            for who in contestants[shift:] + contestants[:shift]:
+                key = (who.label, scenario.name)
+                run = Run(scenario.name, who.label, rnd)
                 runs.append(run)
                 if key in cfg.failed:
                     run.note = f"skipped: {cfg.failed[key]}"
                     continue
                 if scenario.slow_clients:
-                    fresh = start(spec, cfg, key)
+                    fresh = start(cfg.spec(who, scenario), cfg, key)
                     if fresh is None:
                         run.note = f"skipped: {cfg.failed[key]}"
                         continue
@@ -262,17 +376,52 @@ def run_variant(cfg: Settings, scenario: Scenario, model: str, runs: list[Run]) 
                         warm_up(fresh, cfg, scenario)
                         measure(fresh, cfg, scenario, run)
                 else:
-                    measure(live[spec.name], cfg, scenario, run)
-                    if not live[spec.name].alive():
+                    measure(live[who.label], cfg, scenario, run)
+                    if not live[who.label].alive():
                         cfg.failed[key] = "server exited during an earlier run"
                 print_run(run)
+
+
+def run_starts(cfg: Settings, starts: list[Start]) -> None:
+    """Fresh starts under a burst: start-up time, idle worker memory, how the burst spread.
+
+    A load generator opens its connections in a burst, as a proxy's upstream pool does;
+    if the first worker to wake takes them all, keep-alive keeps them there and the
+    other workers idle. Each start gets a 2 s burst of 32 connections.
+    """
+    hello = SCENARIOS["hello"]
+    for who in [c for c in (WK_DEFAULT, GU_GTHREAD) if c.server in cfg.servers]:
+        for number in range(1, cfg.starts + 1):
+            record = Start(who.label)
+            starts.append(record)
+            server = start(cfg.spec(who, hello), cfg, (who.label, f"start {number}"))
+            if server is None:
+                record.note = "did not start"
+                continue
+            with server:
+                record.startup_s = server.startup_s
+                time.sleep(0.5)  # let every worker finish booting before reading its memory
+                sizes = worker_rss_mib(server.pid)
+                record.idle_rss_mib = statistics.mean(sizes) if sizes else None
+                before = cpu_sample(server.pid)
+                try:
+                    cfg.loadgen.run(server.url, 2, 32)
+                except LoadGenError as err:
+                    record.note = str(err)
+                record.busiest = busiest_share(before, cpu_sample(server.pid))
+            print(
+                f"  [start {number}] {who.label:<20} up in {_num(record.startup_s, 3)} s, "
+                f"idle worker {_num(record.idle_rss_mib, 1)} MiB, busiest worker "
+                f"{_pct(record.busiest)} of the burst {record.note}",
+                flush=True,
+            )
 
 
 # --- reporting ----------------------------------------------------------------------------
 
 
 def print_run(run: Run) -> None:
-    label = f"  [{run.scenario}/{run.variant} round {run.round}] {run.server:<8}"
+    label = f"  [{run.scenario} round {run.round}] {run.contestant:<20}"
     res = run.result
     if res is None:
         print(f"{label} {run.note}")
@@ -280,15 +429,16 @@ def print_run(run: Run) -> None:
     errors = ", ".join(f"{k} {v}" for k, v in res.errors.items() if v) or "none"
     if run.probe is not None:
         pr = run.probe
-        errors += f"  new conns {pr['answered']}/{pr['sent']} answered, max {_ms(pr['max_ms'])}"
+        errors += f"  new conns {pr['answered']}/{pr['sent']}"
     bg = ""
     if run.background is not None:
         bg = "  | slow answered {}, idle answered {}".format(
             _count(run.background, "slow_answered_"), _count(run.background, "idle_answered_")
         )
     print(
-        f"{label} {res.rps:9.1f} req/s  p50 {_ms(res.p50_ms)}  p99 {_ms(res.p99_ms)}  "
-        f"errors: {errors}{bg}{'  ' + run.note if run.note else ''}",
+        f"{label} {res.rps:9.1f} req/s  {_num(run.cpu_us_per_request, 0):>5} us CPU/req  "
+        f"p99 {_ms(res.p99_ms)}  busiest {_pct(run.busiest)}  errors: {errors}{bg}"
+        f"{'  ' + run.note if run.note else ''}",
         flush=True,
     )
 
@@ -301,6 +451,10 @@ def _ms(value: float | None) -> str:
     return f"{value:7.2f} ms" if value is not None else "     - ms"
 
 
+def _pct(value: float | None) -> str:
+    return f"{value * 100:3.0f} %" if value is not None else "  - %"
+
+
 def _median(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else None
@@ -308,74 +462,67 @@ def _median(values: list[float | None]) -> float | None:
 
 @dataclass
 class Summary:
-    """Medians over one server's runs of one variant; ratios sit on the variant's last row."""
+    """Medians over one contestant's runs of one scenario."""
 
     scenario: str
-    variant: str
-    server: str
+    contestant: str
     runs: int
     measured: int
     answered: int  # runs with at least one successful response within the timeout
     rps: float | None
+    cpu_us: float | None  # CPU per request, microseconds
     p50_ms: float | None
     p99_ms: float | None
+    busiest: float | None
     errors: dict[str, int]
     probes_sent: int  # fresh connections opened during the runs (bench/probe.py)
     probes_answered: int  # ... that got a 2xx within the timeout
-    probe_p50_ms: float | None  # median over the runs of their median probe latency
     probe_max_ms: float | None
-    ratio_rps: float | None = None  # wsgikit / gunicorn, higher is better
-    ratio_p99: float | None = None  # wsgikit / gunicorn, lower is better
 
 
-def summarize(runs: list[Run], servers: list[str]) -> tuple[list[Summary], list[str]]:
-    """Per (scenario, variant, server) medians, ratios, and plain-language findings."""
+def summarize(runs: list[Run]) -> tuple[list[Summary], list[str]]:
+    """Per (scenario, contestant) medians and plain-language findings."""
     rows: list[Summary] = []
     findings: list[str] = []
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
-        groups.setdefault((run.scenario, run.variant), []).append(run)
-    for (scenario, variant), group in groups.items():
-        by_server: dict[str, Summary] = {}
-        for server in servers:
-            mine = [r for r in group if r.server == server]
-            measured = [r.result for r in mine if r.result is not None]
-            row = by_server[server] = Summary(
-                scenario,
-                variant,
-                server,
-                runs=len(mine),
-                measured=len(measured),
-                answered=sum(1 for r in measured if r.in_time > 0),
-                rps=_median([r.rps for r in measured]),
-                p50_ms=_median([r.p50_ms for r in measured]),
-                p99_ms=_median([r.p99_ms for r in measured]),
-                errors={k: sum(r.errors.get(k, 0) for r in measured) for k in ERROR_KINDS},
-                probes_sent=sum(int(r.probe["sent"] or 0) for r in mine if r.probe),
-                probes_answered=sum(int(r.probe["answered"] or 0) for r in mine if r.probe),
-                probe_p50_ms=_median([_float(r.probe["p50_ms"]) for r in mine if r.probe]),
-                probe_max_ms=max(
-                    (m for r in mine if r.probe and (m := _float(r.probe["max_ms"]))), default=None
-                ),
-            )
-            rows.append(row)
-            findings += _findings(row, {r.note for r in mine if r.note})
-        if "wsgikit" in by_server and "gunicorn" in by_server:
-            wk, gu = by_server["wsgikit"], by_server["gunicorn"]
-            rows[-1].ratio_rps = _ratio(wk.rps, gu.rps)
-            rows[-1].ratio_p99 = _ratio(wk.p99_ms, gu.p99_ms)
+        groups.setdefault((run.scenario, run.contestant), []).append(run)
+    for (scenario, contestant), mine in groups.items():
+        measured = [r for r in mine if r.result is not None]
+        row = Summary(
+            scenario,
+            contestant,
+            runs=len(mine),
+            measured=len(measured),
+            answered=sum(1 for r in measured if r.result and r.result.in_time > 0),
+            rps=_median([r.result.rps for r in measured if r.result]),
+            cpu_us=_median([r.cpu_us_per_request for r in measured]),
+            p50_ms=_median([r.result.p50_ms for r in measured if r.result]),
+            p99_ms=_median([r.result.p99_ms for r in measured if r.result]),
+            busiest=_median([r.busiest for r in measured]),
+            errors={
+                k: sum(r.result.errors.get(k, 0) for r in measured if r.result) for k in ERROR_KINDS
+            },
+            probes_sent=sum(int(r.probe["sent"] or 0) for r in mine if r.probe),
+            probes_answered=sum(int(r.probe["answered"] or 0) for r in mine if r.probe),
+            probe_max_ms=max(
+                (m for r in mine if r.probe and (m := _float(r.probe["max_ms"]))), default=None
+            ),
+        )
+        rows.append(row)
+        findings += _findings(row, {r.note for r in mine if r.note})
     return rows, findings
 
 
 def _findings(row: Summary, notes: set[str]) -> list[str]:
-    where = f"{row.scenario}/{row.variant}: {row.server}"
+    where = f"{row.scenario}: {row.contestant}"
     if not row.measured:
         return [f"{where} not measured ({'; '.join(sorted(notes))})"]
     if row.answered < row.measured:
         return [
             f"{where} STARVED: no successful response within the timeout in "
-            f"{row.measured - row.answered}"
-            f"/{row.measured} runs (load generator errors: {_errors_text(row.errors)})"
+            f"{row.measured - row.answered}/{row.measured} runs "
+            f"(load generator errors: {_errors_text(row.errors)})"
         ]
     found = []
     if sum(row.errors.values()):
@@ -386,11 +533,100 @@ def _findings(row: Summary, notes: set[str]) -> list[str]:
             f"{row.probes_sent} fresh connections got no answer within the timeout"
         )
     if row.probe_max_ms is not None and row.probe_max_ms > PROBE_SLOW_MS:
+        found.append(f"{where} kept a new client waiting {row.probe_max_ms:.0f} ms under load")
+    if row.busiest is not None and row.busiest >= LOPSIDED and "h11" not in row.contestant:
         found.append(
-            f"{where} kept new clients waiting: a fresh connection's GET / took up to "
-            f"{row.probe_max_ms:.0f} ms (median {_num(row.probe_p50_ms, 0)} ms) under load"
+            f"{where}: one worker did {row.busiest:.0%} of the work (median of the runs): "
+            f"the others idled"
         )
     return found
+
+
+@dataclass
+class Verdict:
+    """One target of the speed issue, checked against this run's medians."""
+
+    what: str
+    measured: float | None
+    limit: float
+    passed: bool | None  # None: not measured
+
+
+def verdicts(rows: list[Summary], starts: list[Start], cfg: Settings) -> list[Verdict]:
+    """The targets, each with its measured value; the limits are the issue's."""
+    out: list[Verdict] = []
+    by = {(r.scenario, r.contestant): r for r in rows}
+    for scenario in cfg.scenarios:
+        if scenario.target is None:
+            continue
+        gunicorn = [
+            r.cpu_us
+            for c in GUNICORNS
+            if (r := by.get((scenario.name, c.label))) and r.cpu_us is not None
+        ]
+        best = min(gunicorn) if gunicorn else None
+        ref = by.get((scenario.name, REFERENCE.label))
+        for who in (WK_DEFAULT, WK_SYNC, WK_THREADS):
+            row = by.get((scenario.name, who.label))
+            if row is None:
+                continue
+            ratio = _ratio(row.cpu_us, best)
+            out.append(
+                Verdict(
+                    f"{scenario.name}: {who.label} CPU/request vs Gunicorn's best worker",
+                    ratio,
+                    scenario.target,
+                    None if ratio is None else ratio <= scenario.target,
+                )
+            )
+            if scenario.name == "hello" and ref is not None:
+                ratio = _ratio(row.cpu_us, ref.cpu_us)
+                out.append(
+                    Verdict(
+                        f"hello: {who.label} CPU/request vs the bare h11 loop",
+                        ratio,
+                        1.0,
+                        None if ratio is None else ratio <= 1.0,
+                    )
+                )
+    sleep = by.get(("sleep", WK_THREADS.label))
+    if sleep is not None:
+        ceiling = cfg.workers * WK_THREADS.threads * 100
+        share = _ratio(sleep.rps, float(ceiling))
+        out.append(
+            Verdict(
+                f"sleep: {WK_THREADS.label} req/s vs the thread ceiling ({ceiling}/s)",
+                share,
+                0.95,
+                None if share is None else share >= 0.95,
+            )
+        )
+    mine = [s for s in starts if s.contestant == WK_DEFAULT.label and s.busiest is not None]
+    if mine:
+        lopsided = sum(1 for s in mine if s.busiest is not None and s.busiest >= LOPSIDED)
+        out.append(
+            Verdict(
+                f"burst: fresh starts of {WK_DEFAULT.label} with >= {LOPSIDED:.0%} on one worker"
+                f" (of {len(mine)})",
+                float(lopsided),
+                0.0,
+                lopsided == 0,
+            )
+        )
+    for what, attr in (
+        ("start-up to first answer", "startup_s"),
+        ("idle worker RSS", "idle_rss_mib"),
+    ):
+        wk = _median([getattr(s, attr) for s in starts if s.contestant == WK_DEFAULT.label])
+        gu = _median([getattr(s, attr) for s in starts if s.contestant == GU_GTHREAD.label])
+        ratio = _ratio(wk, gu)
+        if ratio is not None:
+            out.append(
+                Verdict(
+                    f"{what}: {WK_DEFAULT.label} vs {GU_GTHREAD.label}", ratio, 1.0, ratio <= 1.0
+                )
+            )
+    return out
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -401,10 +637,12 @@ def _errors_text(errors: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in errors.items() if v) or "none"
 
 
-def print_summary(rows: list[Summary], findings: list[str], cfg: Settings) -> None:
+def print_summary(
+    rows: list[Summary], findings: list[str], starts: list[Start], cfg: Settings
+) -> list[Verdict]:
     print(
         f"\n=== summary: medians of {cfg.rounds} interleaved round(s) x {cfg.duration:g} s, "
-        f"{cfg.loadgen.kind}, {cfg.workers} workers, {cfg.threads} threads (threaded) ==="
+        f"{cfg.loadgen.kind}, {cfg.workers} workers ==="
     )
     current = ""
     for row in rows:
@@ -413,37 +651,38 @@ def print_summary(rows: list[Summary], findings: list[str], cfg: Settings) -> No
             scen = SCENARIOS[current]
             print(f"\n{current}: {scen.description}; {cfg.connections_for(scen)} connections")
             print(
-                f"  {'variant':<10}{'server':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-                f"{'errors':>9}{'answered':>10}{'new conns':>11}{'conn ms':>9}"
+                f"  {'contestant':<22}{'req/s':>9}{'CPU us/req':>12}{'p50 ms':>9}{'p99 ms':>9}"
+                f"{'busiest':>9}{'errors':>8}{'answered':>10}{'new conns':>11}"
             )
         print(
-            f"  {row.variant:<10}{row.server:<10}{_num(row.rps, 1):>10}{_num(row.p50_ms):>9}"
-            f"{_num(row.p99_ms):>9}{sum(row.errors.values()):>9}"
-            f"{f'{row.answered}/{row.measured}':>10}"
-            f"{f'{row.probes_answered}/{row.probes_sent}':>11}{_num(row.probe_p50_ms, 1):>9}"
+            f"  {row.contestant:<22}{_num(row.rps, 0):>9}{_num(row.cpu_us, 0):>12}"
+            f"{_num(row.p50_ms):>9}{_num(row.p99_ms):>9}{_pct(row.busiest):>9}"
+            f"{sum(row.errors.values()):>8}{f'{row.answered}/{row.measured}':>10}"
+            f"{f'{row.probes_answered}/{row.probes_sent}':>11}"
         )
-        if len(cfg.servers) == 2 and row.server == cfg.servers[-1]:
-            if row.ratio_rps is None:
-                print(f"  {'':<10}ratio wsgikit/gunicorn: n/a ({_why_no_ratio(rows, row)})")
-            else:
-                print(
-                    f"  {'':<10}ratio wsgikit/gunicorn: req/s {_x(row.ratio_rps)} (higher is "
-                    f"better), p99 {_x(row.ratio_p99)} (lower is better)"
-                )
+    if starts:
+        print(f"\nfresh starts ({cfg.starts} each, a 2 s burst of 32 connections after each):")
+        for label in dict.fromkeys(s.contestant for s in starts):
+            mine = [s for s in starts if s.contestant == label]
+            lopsided = sum(1 for s in mine if s.busiest is not None and s.busiest >= LOPSIDED)
+            print(
+                f"  {label:<22} start-up {_num(_median([s.startup_s for s in mine]), 3)} s, "
+                f"idle worker {_num(_median([s.idle_rss_mib for s in mine]), 1)} MiB, "
+                f"busiest worker median {_pct(_median([s.busiest for s in mine]))}, "
+                f"{lopsided} of {len(mine)} starts lopsided (>= {LOPSIDED:.0%})"
+            )
+    results = verdicts(rows, starts, cfg)
+    if results:
+        print("\ntargets (ratio wsgikit/reference; lower is better unless marked >=):")
+        for v in results:
+            mark = "n/a" if v.passed is None else ("met" if v.passed else "MISSED")
+            sign = ">=" if "ceiling" in v.what else "<="
+            print(f"  {mark:<7}{v.what}: {_num(v.measured)} ({sign} {v.limit:g})")
     if findings:
         print("\nfindings:")
         for line in findings:
             print(f"  - {line}")
-
-
-def _why_no_ratio(rows: list[Summary], last: Summary) -> str:
-    pair = [r for r in rows if (r.scenario, r.variant) == (last.scenario, last.variant)]
-    reasons = [
-        f"{r.server} not measured" if not r.measured else f"{r.server} starved"
-        for r in pair
-        if not r.measured or not r.rps
-    ]
-    return ", ".join(reasons) or "no data"
+    return results
 
 
 def _float(value: float | int | None) -> float | None:
@@ -454,12 +693,14 @@ def _num(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if value is not None else "-"
 
 
-def _x(value: float | None) -> str:
-    return f"{value:.2f}x" if value is not None else "n/a"
-
-
 def write_json(
-    runs: list[Run], rows: list[Summary], findings: list[str], cfg: Settings, started: float
+    runs: list[Run],
+    rows: list[Summary],
+    findings: list[str],
+    starts: list[Start],
+    results: list[Verdict],
+    cfg: Settings,
+    started: float,
 ) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / time.strftime("bench-%Y%m%d-%H%M%S.json", time.localtime(started))
@@ -477,10 +718,7 @@ def write_json(
         "duration_s": cfg.duration,
         "warmup_s": cfg.warmup,
         "workers": cfg.workers,
-        "threads": cfg.threads,
         "connections": {s.name: cfg.connections_for(s) for s in cfg.scenarios},
-        "idle_clients": cfg.idle_clients,
-        "slow_clients": cfg.slow_clients,
         "servers": cfg.servers,
         "wsgikit_cmd": cfg.wsgikit_cmd,
         "gunicorn_cmd": cfg.gunicorn_cmd,
@@ -488,6 +726,8 @@ def write_json(
     doc = {
         "meta": meta,
         "summary": [asdict(r) for r in rows],
+        "targets": [asdict(v) for v in results],
+        "starts": [asdict(s) for s in starts],
         "findings": findings,
         "runs": [r.to_json() for r in runs],
     }
@@ -545,33 +785,38 @@ def ensure_module(module: str, requirement: str, install: bool) -> bool:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark wsgikit's workers against Gunicorn's in the same run (ratios).",
+        description="Benchmark wsgikit's workers against Gunicorn's and a bare h11 loop, "
+        "in the same run: CPU per request, req/s and the ratios the speed targets are set in.",
         epilog="Scenarios: " + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values()),
     )
     add = parser.add_argument
+    default = [s.name for s in SCENARIOS.values() if s.default]
     add(
         "--scenario",
         action="append",
         metavar="NAME",
-        help=f"run only these (repeat or comma-separate): {', '.join(SCENARIOS)}; default all",
+        help=f"run only these (repeat or comma-separate): {', '.join(SCENARIOS)}; "
+        f"default {', '.join(default)}",
     )
     add(
         "--servers",
         default=",".join(SERVERS),
-        help="comma-separated subset of wsgikit,gunicorn (default both)",
+        help="comma-separated subset of wsgikit,gunicorn,h11-loop (default all)",
     )
-    add("--rounds", type=int, help="interleaved rounds per variant (default 5)")
-    add("--duration", type=int, help="whole seconds per measured run (default 5)")
+    add("--rounds", type=int, help="interleaved rounds per scenario (default 3)")
+    add("--duration", type=int, help="whole seconds per measured run (default 4)")
     add("--warmup", type=int, help="seconds of warm-up load per server start (default 1)")
-    add("--workers", type=int, default=2, help="worker processes, both servers (default 2)")
-    add("--threads", type=int, default=4, help="threads per threaded worker (default 4)")
+    add("--workers", type=int, default=2, help="worker processes, every server (default 2)")
+    add(
+        "--starts", type=int, help="fresh starts for the burst/start-up check (default 10; 0 skips)"
+    )
     add("--connections", type=int, help="load-generator connections (default per scenario)")
-    add("--quick", action="store_true", help="smoke run: 1 round, 2 s runs, 1 s warm-up")
+    add("--quick", action="store_true", help="smoke run: 1 round, 2 s runs, 3 starts")
     add(
         "--loadgen",
         choices=("auto", "wrk", "python"),
         default="auto",
-        help="wrk if installed (auto), or the Python generator",
+        help="wrk if installed (auto), or the Python generator (GET scenarios only)",
     )
     add("--timeout", type=int, default=2, help="per-request timeout of the load generator, s")
     add("--idle-clients", type=int, default=200, help="idle keep-alive connections (slow scenario)")
@@ -592,7 +837,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="do not pip-install gunicorn/h11 into this environment when missing",
     )
     args = parser.parse_args(argv)
-    names = [n.strip() for item in args.scenario or [",".join(SCENARIOS)] for n in item.split(",")]
+    names = [n.strip() for item in args.scenario or [",".join(default)] for n in item.split(",")]
     unknown = [n for n in names if n not in SCENARIOS]
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if unknown:
@@ -600,10 +845,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
         )
     if not servers or any(s not in SERVERS for s in servers) or len(set(servers)) < len(servers):
-        parser.error("--servers takes wsgikit, gunicorn or wsgikit,gunicorn")
-    at_least_1 = (args.workers, args.threads, args.connections, args.rounds, args.duration)
+        parser.error("--servers takes a comma-separated subset of " + ",".join(SERVERS))
+    at_least_1 = (args.workers, args.connections, args.rounds, args.duration)
     if min(v for v in (*at_least_1, args.timeout) if v is not None) < 1 or (args.warmup or 0) < 0:
-        parser.error("--workers/--threads/--connections/--rounds/--duration/--timeout must be >= 1")
+        parser.error("--workers/--connections/--rounds/--duration/--timeout must be >= 1")
     args.scenario_list = [SCENARIOS[n] for n in dict.fromkeys(names)]
     args.server_list = servers
     return args
@@ -621,16 +866,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     servers: list[str] = []
     for name in args.server_list:
-        default_cmd = args.wsgikit_cmd if name == "wsgikit" else args.gunicorn_cmd
-        module, requirement = (
-            ("h11", "h11>=0.14") if name == "wsgikit" else ("gunicorn", "gunicorn")
-        )
-        if not default_cmd.startswith(sys.executable) or ensure_module(
-            module, requirement, not args.no_install
-        ):
+        if name == "gunicorn":
+            ok = not args.gunicorn_cmd.startswith(sys.executable) or ensure_module(
+                "gunicorn", "gunicorn", not args.no_install
+            )
+        else:
+            ok = ensure_module("h11", "h11>=0.16", not args.no_install)
+        if ok:
             servers.append(name)
         else:
-            print(f"bench: skipping {name}: {module} is missing", file=sys.stderr)
+            print(f"bench: skipping {name}: a module it needs is missing", file=sys.stderr)
     if not servers:
         return 2
     try:
@@ -641,11 +886,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Settings(
         scenarios=args.scenario_list,
         servers=servers,
-        rounds=args.rounds or (1 if args.quick else 5),
-        duration=args.duration or (2 if args.quick else 5),
+        rounds=args.rounds or (1 if args.quick else 3),
+        duration=args.duration or (2 if args.quick else 4),
         warmup=args.warmup if args.warmup is not None else 1,
         workers=args.workers,
-        threads=args.threads,
+        starts=args.starts if args.starts is not None else (3 if args.quick else 10),
         connections=args.connections,
         idle_clients=args.idle_clients,
         slow_clients=args.slow_clients,
@@ -655,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.time()
     runs: list[Run] = []
+    starts: list[Start] = []
     print(
         f"bench: {', '.join(s.name for s in cfg.scenarios)} | servers {', '.join(servers)} | "
         f"{cfg.loadgen.kind} | {cfg.rounds} round(s) x {cfg.duration:g} s | "
@@ -664,17 +910,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scenario in cfg.scenarios:
             print(f"\n{scenario.name}: {scenario.description}", flush=True)
-            for model in scenario.variants:
-                run_variant(cfg, scenario, model, runs)
+            run_scenario(cfg, scenario, runs)
+        if cfg.starts:
+            print("\nfresh starts under a burst", flush=True)
+            run_starts(cfg, starts)
     except KeyboardInterrupt:
         for run in runs:
             if run.result is None and not run.note:
                 run.note = "interrupted"
         print("\nbench: interrupted; servers stopped, reporting what was measured", file=sys.stderr)
     finally:
-        rows, findings = summarize(runs, cfg.servers)
-        if runs:
-            print_summary(rows, findings, cfg)
-            path = write_json(runs, rows, findings, cfg, started)
+        rows, findings = summarize(runs)
+        if runs or starts:
+            results = print_summary(rows, findings, starts, cfg)
+            path = write_json(runs, rows, findings, starts, results, cfg, started)
             print(f"\nresults: {path.relative_to(REPO_ROOT)}  ({time.time() - started:.0f} s)")
     return 0

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,19 +60,48 @@ class LoadGen:
     kind: str
     timeout_s: int = 2  # wrk takes whole seconds
 
-    def run(self, url: str, duration: int, connections: int) -> LoadResult:
+    def run(
+        self, url: str, duration: int, connections: int, request: Request | None = None
+    ) -> LoadResult:
+        """Load ``url`` for ``duration`` seconds over ``connections`` connections.
+
+        ``request`` changes what is sent (a POST body, extra headers); only wrk can.
+        """
+        request = request or Request()
         if self.kind == "wrk":
-            argv = [
-                "wrk", "-t", str(min(2, connections)), "-c", str(connections),
-                "-d", f"{duration:g}s", "--timeout", f"{self.timeout_s:g}s",
-                "-s", str(WRK_SCRIPT), url,
-            ]  # fmt: skip
-        else:
-            argv = [
-                sys.executable, "-m", "bench.pyload", url, "--connections", str(connections),
-                "--duration", f"{duration:g}", "--timeout", f"{self.timeout_s:g}",
-            ]  # fmt: skip
-        return _run_and_parse(argv, duration + self.timeout_s + 15, self.kind == "wrk")
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-") as script:
+                script.write(request.wrk_prelude() + WRK_SCRIPT.read_text())
+                script.flush()
+                argv = [
+                    "wrk", "-t", str(min(2, connections)), "-c", str(connections),
+                    "-d", f"{duration:g}s", "--timeout", f"{self.timeout_s:g}s",
+                    "-s", script.name, url,
+                ]  # fmt: skip
+                return _run_and_parse(argv, duration + self.timeout_s + 15, True)
+        if request != Request():
+            raise LoadGenError("this scenario needs wrk (apt-get install wrk)")
+        argv = [
+            sys.executable, "-m", "bench.pyload", url, "--connections", str(connections),
+            "--duration", f"{duration:g}", "--timeout", f"{self.timeout_s:g}",
+        ]  # fmt: skip
+        return _run_and_parse(argv, duration + self.timeout_s + 15, False)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What each request of a load run is: ``GET /`` unless told otherwise."""
+
+    method: str = "GET"
+    body_size: int = 0  # bytes of body (a POST)
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def wrk_prelude(self) -> str:
+        lines = [f'wrk.method = "{self.method}"']
+        if self.body_size:
+            lines.append(f'wrk.body = string.rep("x", {self.body_size})')
+            lines.append(f'wrk.headers["Content-Length"] = "{self.body_size}"')
+        lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in self.headers]
+        return "\n".join(lines) + "\n"
 
 
 def choose(preference: str) -> LoadGen:

@@ -56,6 +56,12 @@ def gunicorn_spec(prefix: str, app: str, model: str, workers: int, threads: int)
     return ServerSpec("gunicorn", tuple(argv))
 
 
+def reference_spec(app: str, workers: int) -> ServerSpec:
+    """The bare h11 epoll loop of ``bench/reference.py``: the ceiling to compare with."""
+    argv = [sys.executable, "-m", "bench.reference", app, "-w", str(workers)]
+    return ServerSpec("h11-loop", tuple(argv))
+
+
 def free_port() -> int:
     """A port the OS reports free on loopback (closed again just before the server binds it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -83,8 +89,15 @@ class Server:
     def __init__(self, spec: ServerSpec) -> None:
         self.spec = spec
         self.port = 0
+        self.startup_s = 0.0  # from launch to the first 200 answer
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The master's pid (the leader of the server's own session)."""
+        assert self._proc is not None
+        return self._proc.pid
 
     @property
     def url(self) -> str:
@@ -142,14 +155,16 @@ class Server:
     def _wait_ready(self) -> None:
         """Poll until ``GET /`` returns 200, the process exits, or the deadline passes."""
         assert self._proc is not None
-        deadline = time.monotonic() + READY_TIMEOUT
+        launched = time.monotonic()
+        deadline = launched + READY_TIMEOUT
         while time.monotonic() < deadline:
             code = self._proc.poll()
             if code is not None:
                 raise ServerStartError(f"{self.spec.name} exited with status {code} at startup")
             if answers_200(self.port):
+                self.startup_s = time.monotonic() - launched
                 return
-            time.sleep(0.05)
+            time.sleep(0.01)
         raise ServerStartError(f"{self.spec.name} did not answer within {READY_TIMEOUT:.0f} s")
 
     def alive(self) -> bool:
