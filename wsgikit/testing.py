@@ -214,8 +214,18 @@ class LiveServer:
         assert self.process is not None
         self.process.send_signal(signum)
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """Stop gracefully (SIGTERM / stop()); kill if it does not stop in time."""
+    #: Seconds ``stop()`` waits beyond the graceful timeout before it kills.
+    stop_margin = 5.0
+
+    def stop(self, timeout: float | None = None) -> int | None:
+        """Stop gracefully (SIGTERM / stop()); kill if it does not stop in time.
+
+        The default ``timeout`` is the server's own ``graceful_timeout`` plus
+        ``stop_margin``: a graceful stop is given the time it was configured with.
+        """
+        if timeout is None:
+            graceful = self.settings.get("graceful_timeout", Config().graceful_timeout)
+            timeout = float(graceful) + self.stop_margin
         code: int | None = None
         if self._server is not None:
             self._server.stop()

@@ -48,6 +48,13 @@ def stuck_thread(ctx: WorkerContext) -> None:
         time.sleep(0.02)
 
 
+def loading(ctx: WorkerContext) -> None:
+    """A worker whose app takes long to import: it has no stop callback yet."""
+    record("loading")
+    time.sleep(60)
+    idle(ctx)
+
+
 def broken(ctx: WorkerContext) -> None:
     import no_such_module_for_wsgikit_tests  # type: ignore[import-not-found]  # noqa: F401
 
@@ -56,6 +63,9 @@ SCENARIOS = {
     "idle": (idle, {"workers": 2}),
     "stuck": (stuck_thread, {"workers": 1, "timeout": 1.0, "slots_per_worker": 4}),
     "broken": (broken, {"workers": 3}),
+    # The default graceful timeout: a lost TERM would show as a 30 s wait.
+    "loading": (loading, {"workers": 1, "graceful_timeout": 30.0}),
+    "loading-poll": (loading, {"workers": 1, "graceful_timeout": 30.0}),
 }
 
 
@@ -64,7 +74,12 @@ def main() -> int:
         level=logging.INFO, stream=sys.stderr, format="%(process)d %(levelname)s %(message)s"
     )
     worker_main, options = SCENARIOS[sys.argv[1]]
-    arbiter = Arbiter(WorkerPlan(worker_main, graceful_timeout=3.0, **options))  # type: ignore[arg-type]
+    if sys.argv[1].endswith("-poll"):  # as on a system without a parent-death signal
+        from wsgikit.process import parent_death
+
+        parent_death.set_parent_death_signal = lambda sig: False
+    plan = WorkerPlan(worker_main, **{"graceful_timeout": 3.0, **options})  # type: ignore[arg-type]
+    arbiter = Arbiter(plan)
     arbiter.tick = 0.1
     return arbiter.run()
 

@@ -136,8 +136,12 @@ def signal_master(sig: signal.Signals) -> None:
 
 
 def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie left for an init that does not reap is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
     return True

@@ -14,6 +14,7 @@ import pytest
 from wsgikit.process import BOOT_ERROR_EXIT, Hooks, WorkerContext
 from wsgikit.process.master_signals import MASTER_SIGNALS
 from wsgikit.process.master_workers import WorkerHandle
+from wsgikit.process.parent_death import set_parent_death_signal
 from wsgikit.process.shared_slot import WorkerSlot
 from wsgikit.process.worker_process import (
     IGNORED_IN_WORKER,
@@ -33,6 +34,7 @@ def restore_signals() -> Iterator[None]:
     try:
         yield
     finally:
+        set_parent_death_signal(0)  # run_worker asked for one, for this very process
         faulthandler.unregister(signal.SIGUSR2)
         for sig, handler in saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
@@ -143,3 +145,25 @@ def test_stderr_fd_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert stderr_fd() == 2
+
+
+def test_term_before_boot_exits_at_once() -> None:
+    # SIGTERM while the app loads (no stop callback, not booted): nothing to finish.
+    def main(ctx: WorkerContext) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("not reached: the worker went on loading")
+
+    assert run(main) == 0
+
+
+def test_term_in_post_fork_exits_at_once() -> None:
+    hooks = Hooks(post_fork=lambda arbiter, info: os.kill(os.getpid(), signal.SIGTERM))
+    assert run(lambda ctx: (_ for _ in ()).throw(AssertionError("not reached")), hooks) == 0
+
+
+def test_a_stop_requested_before_the_callback_exists_is_not_lost() -> None:
+    seen: list[bool] = []
+    ctx = WorkerContext(1, WorkerSlot(1), ppid=os.getppid())
+    ctx.request_stop(True)
+    ctx.add_stop_callback(seen.append)
+    assert seen == [True]

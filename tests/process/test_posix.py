@@ -5,9 +5,11 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,12 +20,14 @@ from wsgikit.process import (
     PidfileError,
     UserError,
     chdir,
+    parent_death,
     pidfile,
     remove_pidfile,
     set_owner,
     set_umask,
     write_pidfile,
 )
+from wsgikit.process.parent_death import parent_death_signal, set_parent_death_signal
 from wsgikit.process.posix import read_pidfile, resolve_group, resolve_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,3 +163,51 @@ def test_umask_and_chdir(tmp_path: Path) -> None:
         os.chdir(cwd)
     with pytest.raises(OSError, match="cannot chdir to"):
         chdir(str(tmp_path / "nope"))
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="switching users needs root")
+def test_set_owner_keeps_the_parent_death_signal() -> None:
+    # The kernel clears PR_SET_PDEATHSIG when the uid changes; an orphaned worker that
+    # switched to --user would otherwise never learn that its master died.
+    def switch() -> int:
+        if not set_parent_death_signal(signal.SIGTERM):
+            return 0  # no such facility here: nothing to keep
+        set_owner("nobody")
+        return 0 if parent_death_signal() == signal.SIGTERM else 5
+
+    assert _in_child(switch) == 0
+
+
+def test_parent_watch_by_polling_signals_when_the_parent_changes() -> None:
+    # The fallback where the OS has no parent-death signal: a thread compares getppid().
+    def orphan_check() -> int:
+        got: list[int] = []
+        previous = signal.signal(signal.SIGUSR2, lambda signum, frame: got.append(signum))
+        try:
+            thread = threading.Thread(
+                target=parent_death._poll_parent, args=(os.getppid() + 1, signal.SIGUSR2, 0.01)
+            )
+            thread.start()
+            thread.join(DEADLINE)
+            return 0 if got == [signal.SIGUSR2] else 6
+        finally:
+            signal.signal(signal.SIGUSR2, previous)
+
+    assert _in_child(orphan_check) == 0
+    assert watch_in_child_mode() in ("pdeathsig", "poll")
+
+
+def watch_in_child_mode() -> str:
+    """How watch_parent works on this system (asked in a child, which it then leaves)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.write(write, parent_death.watch_parent(os.getppid()).encode())
+            set_parent_death_signal(0)
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as f:
+        return f.read().decode()

@@ -128,3 +128,32 @@ def test_workers_stop_when_master_dies(master_factory: Callable[[str], Master]) 
     assert {extra for _, extra in master.events("exit")} == {"orphaned"}
     for pid, _ in master.events("boot"):
         wait_for(lambda pid=pid: not alive(pid), f"worker {pid} gone")
+
+
+def test_term_while_a_worker_loads_the_app_stops_at_once(
+    master_factory: Callable[[str], Master],
+) -> None:
+    # The worker has no server (no stop callback) yet: nothing to finish, so it exits
+    # at once instead of serving later and making the master wait graceful_timeout.
+    master = master_factory("loading")
+    wait_for(lambda: master.events("loading"), "a worker loading its app")
+    started = time.monotonic()
+    master.proc.send_signal(signal.SIGTERM)
+    assert master.proc.wait(DEADLINE) == 0, master.text()
+    assert time.monotonic() - started < 10  # the graceful timeout is 30 s
+    assert "did not stop in time" not in master.text()
+    assert not master.events("boot")
+
+
+@pytest.mark.parametrize("scenario", ["loading", "loading-poll"])
+def test_worker_orphaned_while_loading_exits(
+    master_factory: Callable[[str], Master], scenario: str
+) -> None:
+    # With the kernel's parent-death signal, or (-poll) the parent-pid check.
+    master = master_factory(scenario)
+    wait_for(lambda: master.events("loading"), "a worker loading its app")
+    ((worker, _),) = master.events("loading")
+    os.kill(master.proc.pid, signal.SIGKILL)
+    master.proc.wait(DEADLINE)
+    wait_for(lambda: not alive(worker), f"orphaned worker {worker} gone", timeout=10)
+    assert not master.events("boot"), "it never went on to serve"

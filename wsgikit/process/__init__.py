@@ -9,6 +9,11 @@ shared-memory status block) on both.
 from wsgikit.process.arbiter import Arbiter
 from wsgikit.process.hooks import Hooks
 from wsgikit.process.master_workers import KillStage, WorkerHandle
+from wsgikit.process.parent_death import (
+    parent_death_signal,
+    set_parent_death_signal,
+    watch_parent,
+)
 from wsgikit.process.plan import BOOT_ERROR_EXIT, WorkerPlan
 from wsgikit.process.posix import (
     PidfileError,
@@ -36,10 +41,13 @@ __all__ = [
     "WorkerPlan",
     "chdir",
     "daemonize",
+    "parent_death_signal",
     "pidfile",
     "remove_pidfile",
     "set_owner",
+    "set_parent_death_signal",
     "set_proc_title",
     "set_umask",
+    "watch_parent",
     "write_pidfile",
 ]

@@ -8,6 +8,8 @@ import os
 import pwd
 from collections.abc import Iterable, Iterator
 
+from wsgikit.process.parent_death import parent_death_signal, set_parent_death_signal
+
 
 class PidfileError(RuntimeError):
     """The pidfile names a live process, or cannot be written."""
@@ -135,9 +137,11 @@ def set_owner(user: str | int | None = None, group: str | int | None = None) -> 
     """Switch the process to ``user``/``group`` (names or ids); group first, then user.
 
     With only ``user``, its primary group is used. A no-op when nothing changes.
+    A parent-death signal (see :mod:`wsgikit.process.parent_death`) survives the switch.
     """
     uid: int | None = None
     gid: int | None = None
+    death_signal = parent_death_signal()  # the kernel clears it when we switch
     if user is not None:
         uid, gid = resolve_user(user)
     if group is not None:
@@ -151,6 +155,8 @@ def set_owner(user: str | int | None = None, group: str | int | None = None) -> 
             os.setuid(uid)
     except PermissionError as exc:
         raise UserError(f"cannot switch to user={user!r} group={group!r}: {exc.strerror}") from exc
+    if death_signal and parent_death_signal() != death_signal:
+        set_parent_death_signal(death_signal)
 
 
 def set_umask(mask: int | str) -> int:

@@ -125,8 +125,11 @@ class WorkerContext:
 
         It may run inside a signal handler: set a flag or write to a wake-up fd. Avoid
         ``threading.Event.set()`` there, which can deadlock with a main thread in ``wait()``.
+        If a stop was already requested, ``fn`` is called at once: a stop is never lost.
         """
         self._stop_callbacks.append(fn)
+        if self.stopping:
+            fn(self.graceful)
 
     def add_reopen_callback(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` when the worker is asked to reopen its log files (USR1)."""

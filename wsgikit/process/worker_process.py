@@ -19,6 +19,7 @@ from types import FrameType
 from wsgikit.process.hooks import Hooks
 from wsgikit.process.master_signals import MASTER_SIGNALS
 from wsgikit.process.master_workers import WorkerHandle
+from wsgikit.process.parent_death import watch_parent
 from wsgikit.process.plan import BOOT_ERROR_EXIT
 from wsgikit.process.worker_context import WorkerContext
 
@@ -91,7 +92,15 @@ class WorkerSignals:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [*MASTER_SIGNALS, signal.SIGABRT])
 
     def on_term(self, signum: int, frame: FrameType | None) -> None:
-        """Graceful stop: finish in-flight work, then return from ``worker_main``."""
+        """Graceful stop: finish in-flight work, then return from ``worker_main``.
+
+        A worker that has not begun working (not booted and no stop callback yet: it
+        is loading the app, or running ``post_fork``) has nothing to finish: it exits
+        at once, with status 0.
+        """
+        if not self.ctx.is_booted and not self.ctx.has_stop_callbacks:
+            self.ctx.request_stop(True)
+            raise SystemExit(0)
         self.ctx.request_stop(True)
 
     def on_int(self, signum: int, frame: FrameType | None) -> None:
@@ -129,6 +138,8 @@ def run_worker(
 ) -> int:
     """Run one worker to completion and return its exit status.
 
+    SIGTERM stops the worker gracefully, or at once if it has not begun serving; the
+    death of the master (``ctx.ppid``) sends it SIGTERM.
     An exception before ``ctx.booted()`` is a boot failure: its traceback is logged once
     and the status is ``BOOT_ERROR_EXIT`` so the master stops instead of fork-looping.
     After boot an exception is logged and gives status 1; a normal return gives 0.
@@ -136,6 +147,8 @@ def run_worker(
     code = 1
     try:
         WorkerSignals(ctx, hooks, logger, reopen_logs).install()
+        # An orphan stops like any worker told to: by its TERM handler, at any moment.
+        watch_parent(ctx.ppid, signal.SIGTERM)
         hooks.call(logger, "post_fork", arbiter, handle)
         ctx.notify()
         worker_main(ctx)
