@@ -114,3 +114,15 @@ def test_snippet_runs(where: str, kind: str, code: str, tmp_path: Path) -> None:
             timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_each_exit_status_in_the_table_names_a_test_that_exists() -> None:
+    text = (DOCS / "operations.md").read_text()
+    section = text.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`tests/" in line]
+    statuses = [row.split("|")[1].strip() for row in rows]
+    assert statuses == ["0", "1", "2", "3"], statuses
+    for row in rows:
+        path, _, name = row.split("`tests/", 1)[1].split("`", 1)[0].partition("::")
+        source = (DOCS.parent / "tests" / path).read_text()
+        assert f"def {name}(" in source, f"{path}::{name} named in docs/operations.md"

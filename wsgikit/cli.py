@@ -119,10 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_config(config)
         return 0
     from .facade import load_app, prepare_process, serve_config
+    from .preflight import check_settings
 
     try:
         if getattr(ns, "check_config", False):
             prepare_process(config)
+            check_settings(config)
             load_app(app)
             print("wsgikit: configuration and app OK", file=sys.stderr)
             return 0

@@ -32,7 +32,12 @@ class ConfigError(ValueError):
 Converter = Callable[[str, Any], Any]
 
 
-def _int(minimum: int | None = None) -> Converter:
+#: The largest integer a setting takes: what the C calls behind them (listen(),
+#: thread counts, buffer sizes) accept without an OverflowError.
+INT_MAX = 2**31 - 1
+
+
+def _int(minimum: int | None = None, maximum: int = INT_MAX) -> Converter:
     def convert(name: str, value: Any) -> int:
         if isinstance(value, bool):
             raise ConfigError(name, f"expected an integer, got {value!r}")
@@ -42,13 +47,15 @@ def _int(minimum: int | None = None) -> Converter:
             raise ConfigError(name, f"expected an integer, got {value!r}") from None
         if minimum is not None and number < minimum:
             raise ConfigError(name, f"expected an integer >= {minimum}, got {number}")
+        if number > maximum:
+            raise ConfigError(name, f"expected an integer <= {maximum}, got {number}")
         return number
 
     return convert
 
 
-def _opt_int(minimum: int) -> Converter:
-    inner = _int(minimum)
+def _opt_int(minimum: int, maximum: int = INT_MAX) -> Converter:
+    inner = _int(minimum, maximum)
 
     def convert(name: str, value: Any) -> int | None:
         if value is None or value == "" or (isinstance(value, str) and value.lower() == "none"):
@@ -59,8 +66,11 @@ def _opt_int(minimum: int) -> Converter:
 
 
 def _body_limit(name: str, value: Any) -> int | None:
-    """A byte count; 0 or None means no limit."""
-    number = _opt_int(0)(name, value)
+    """A byte count; 0 (or None from Python) means no limit. An empty value is an
+    error, not "no limit": ``--limit-request-body ""`` is a mistake, not a choice."""
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(name, "expected a number of bytes (0 for no limit), got ''")
+    number = _opt_int(0, 2**63 - 1)(name, value)
     return number or None
 
 

@@ -59,8 +59,12 @@ def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
 
 def cmd_args_from_env(environ: Mapping[str, str]) -> list[str]:
     """Extra command-line arguments from ``WSGIKIT_CMD_ARGS`` or ``GUNICORN_CMD_ARGS``."""
-    text = environ.get("WSGIKIT_CMD_ARGS") or environ.get("GUNICORN_CMD_ARGS") or ""
-    return shlex.split(text)
+    name = "WSGIKIT_CMD_ARGS" if environ.get("WSGIKIT_CMD_ARGS") else "GUNICORN_CMD_ARGS"
+    text = environ.get(name) or ""
+    try:
+        return shlex.split(text)
+    except ValueError as exc:  # e.g. "No closing quotation"
+        raise ConfigError(name, f"cannot split {text!r}: {exc}") from None
 
 
 def _failing_line(exc: BaseException, path: str) -> str:

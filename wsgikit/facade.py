@@ -20,7 +20,8 @@ from typing import Any
 from .config import SETTINGS, Config, ConfigError
 from .importer import AppImportError, check_app_spec, import_app
 from .logs import Logs
-from .process import chdir, daemonize, pidfile, set_owner, set_umask
+from .preflight import check_settings
+from .process import PidfileError, chdir, daemonize, pidfile, set_owner, set_umask
 from .server import (
     close_listeners,
     describe,
@@ -105,6 +106,7 @@ def serve_config(
     ``reload_config`` is called on SIGHUP (pre-fork mode) to re-read the settings.
     """
     prepare_process(config)
+    owner = check_settings(config)
     spec = app if app is not None else config.wsgi_app
     workers = config.resolved_workers
     logs = Logs(config)
@@ -123,8 +125,10 @@ def serve_config(
             with _process_settings(config, listeners):
                 if workers == 0:
                     assert loaded is not None
-                    if config.user or config.group:
-                        set_owner(config.user, config.group)  # after binding, as workers do
+                    if owner is not None:
+                        if config.pidfile:  # so that it may still remove it at exit
+                            os.chown(config.pidfile, owner.uid, owner.gid)
+                        set_owner(owner.uid, owner.gid)  # after binding, as workers do
                     return _run_in_process(config, loaded, listeners, logs)
                 return run_supervised(config, spec, loaded, listeners, logs, reload_config)
         finally:
@@ -140,7 +144,11 @@ def _process_settings(config: Config, listeners: list[socket.socket]) -> Iterato
         daemonize(keep_fds=[sock.fileno() for sock in listeners])
     if config.umask:
         set_umask(config.umask)
-    with pidfile(config.pidfile):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(pidfile(config.pidfile))
+        except PidfileError as exc:  # checked before starting; lost a race since
+            raise ConfigError("pidfile", str(exc)) from None
         yield
 
 

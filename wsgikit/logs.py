@@ -99,10 +99,15 @@ class _ReopenableFileHandler(logging.FileHandler):
             self.release()
 
 
-def _handler(target: str, default_stream: Any) -> logging.Handler:
+def _handler(name: str, target: str, default_stream: Any) -> logging.Handler:
+    """A handler for ``target`` ("-": the stream); a file that cannot be opened is a
+    :class:`ConfigError` naming setting ``name``."""
     if target == "-":
         return logging.StreamHandler(default_stream)
-    return _ReopenableFileHandler(target, encoding="utf-8")
+    try:
+        return _ReopenableFileHandler(target, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(name, f"cannot open {target!r}: {exc.strerror or exc}") from None
 
 
 class Logs:
@@ -123,10 +128,13 @@ class Logs:
         elif config.logconfig:
             self._load_config_file(config.logconfig)
         else:
-            self._attach(self.error, _handler(config.errorlog, sys.stderr), _ERROR_FORMAT)
+            self._attach(
+                self.error, _handler("errorlog", config.errorlog, sys.stderr), _ERROR_FORMAT
+            )
             self.error.setLevel(config.loglevel.upper())
             if config.accesslog is not None:
-                self._attach(self.access_logger, _handler(config.accesslog, sys.stdout), None)
+                access = _handler("accesslog", config.accesslog, sys.stdout)
+                self._attach(self.access_logger, access, None)
                 self.access_logger.setLevel(logging.INFO)
         self.access_enabled = (
             config.accesslog is not None

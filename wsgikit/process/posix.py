@@ -19,7 +19,8 @@ class UserError(ValueError):
     """An unknown user or group, or not allowed to switch to it."""
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True if a process ``pid`` exists (ours or another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -30,11 +31,11 @@ def _pid_alive(pid: int) -> bool:
 
 
 def read_pidfile(path: str) -> int | None:
-    """The pid stored in ``path``, or None if missing or unparsable."""
+    """The pid stored in ``path``, or None if missing, unreadable or unparsable."""
     try:
         with open(path, encoding="ascii") as f:
             return int(f.read().strip() or "0") or None
-    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+    except (FileNotFoundError, PermissionError, ValueError, UnicodeDecodeError):
         return None
 
 
@@ -45,7 +46,7 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
     """
     pid = os.getpid() if pid is None else pid
     existing = read_pidfile(path)
-    if existing is not None and existing != pid and _pid_alive(existing):
+    if existing is not None and existing != pid and pid_alive(existing):
         raise PidfileError(
             f"pidfile {path} names a running process (pid {existing}); is the server already running?"
         )
@@ -61,11 +62,15 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
 
 
 def remove_pidfile(path: str, pid: int | None = None) -> bool:
-    """Remove ``path`` if it still holds ``pid`` (default: ours); True if removed."""
+    """Remove ``path`` if it still holds ``pid`` (default: ours); True if removed.
+
+    False too when it cannot be removed (e.g. no longer allowed to): at a stop there
+    is nobody left to tell but the caller.
+    """
     pid = os.getpid() if pid is None else pid
     if read_pidfile(path) != pid:
         return False
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, PermissionError):
         os.unlink(path)
         return True
     return False

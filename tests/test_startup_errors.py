@@ -1,0 +1,165 @@
+"""Every setting that can be checked before forking fails there: one line naming it, exit 2.
+
+Each case runs twice, as ``--check-config`` and as a start (which must stop before
+serving anything). Nothing here starts a server that stays up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from wsgikit import facade
+from wsgikit.cli import main
+
+from .support import wait_for
+from .test_cli import ROOT, one_error_line, run
+
+APP = "examples.hello:application"
+#: Where no server would listen for long, if one started by mistake.
+BIND = ("-b", "127.0.0.1:0")
+
+
+def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
+    """name -> (arguments, environment, setting named, words in the message)."""
+    missing = str(tmp / "no-such-dir" / "file")
+    live_pidfile = tmp / "running.pid"
+    if tmp.is_dir():
+        live_pidfile.write_text(f"{os.getppid()}\n")  # the test runner's parent: running
+    return {
+        "access log in a missing directory": (
+            ["--access-logfile", missing],
+            {},
+            "accesslog",
+            "no directory",
+        ),
+        "error log that is a directory": (
+            ["--error-logfile", str(tmp)],
+            {},
+            "errorlog",
+            "directory",
+        ),
+        "pidfile in a missing directory": (["--pid", missing], {}, "pidfile", "no directory"),
+        "pidfile naming a running process": (
+            ["--pid", str(live_pidfile)],
+            {},
+            "pidfile",
+            "running process",
+        ),
+        "unknown user": (["-u", "no_such_user_wsgikit"], {}, "user", "unknown user"),
+        "unknown group": (["-g", "no_such_group_wsgikit"], {}, "group", "unknown group"),
+        "backlog overflowing": (["--backlog", "99999999999999999999"], {}, "backlog", "<="),
+        "threads overflowing": (["--threads", "99999999999999999999"], {}, "threads", "<="),
+        "workers overflowing": (["-w", "99999999999999999999"], {}, "workers", "<="),
+        "empty body limit": (["--limit-request-body", ""], {}, "limit_request_body", "0 for no"),
+        "bad quoting in WSGIKIT_CMD_ARGS": (
+            [],
+            {"WSGIKIT_CMD_ARGS": "--name 'unclosed"},
+            "WSGIKIT_CMD_ARGS",
+            "closing quotation",
+        ),
+        "bad quoting in GUNICORN_CMD_ARGS": (
+            [],
+            {"GUNICORN_CMD_ARGS": '--name "unclosed'},
+            "GUNICORN_CMD_ARGS",
+            "closing quotation",
+        ),
+    }
+
+
+CASES = sorted(_cases(Path("/nonexistent")).keys())
+
+
+@pytest.mark.parametrize("check", [True, False], ids=["check-config", "start"])
+@pytest.mark.parametrize("case", CASES)
+def test_one_line_and_status_2(
+    tmp_path: Path,
+    case: str,
+    check: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # In this process, for speed: the command's own main(), with serving replaced by a
+    # failure, so a check that comes too late fails the test instead of forking here.
+    args, env, setting, words = _cases(tmp_path)[case]
+    for name in ("WSGIKIT_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    def serving(*args: object, **kwargs: object) -> int:
+        raise AssertionError("started serving: the setting was not checked before")
+
+    monkeypatch.setattr(facade, "run_supervised", serving)
+    monkeypatch.setattr(facade, "_run_in_process", serving)
+    extra = ["--check-config"] if check else list(BIND)
+    status = main([*args, *extra, APP])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wsgikit: error: "), err
+    assert f"'{setting}'" in lines[0] and words in lines[0], lines[0]
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="switching users needs root")
+@pytest.mark.parametrize("check", [True, False], ids=["check-config", "start"])
+def test_one_process_switching_user_needs_a_pidfile_it_can_remove(check: bool) -> None:
+    # -w 0 --user nobody: the one process drops root after writing the pidfile, so in a
+    # root-owned directory it could not remove it at TERM (a traceback, a stale file).
+    directory = Path(tempfile.mkdtemp(prefix="wsgikit-run-", dir="/tmp"))
+    directory.chmod(0o755)  # root's, as /run is
+    pidfile = directory / "app.pid"
+    extra = ["--check-config"] if check else BIND
+    try:
+        proc = run("-w", "0", "--user", "nobody", "-p", str(pidfile), *extra, APP)
+        assert proc.returncode == 2, proc.stderr
+        assert "setting 'pidfile'" in one_error_line(proc)
+        assert not pidfile.exists()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="switching users needs root")
+def test_one_process_switching_user_removes_its_pidfile_at_exit() -> None:
+
+    # Like /tmp: sticky (only a file's owner may remove it), reachable by everyone.
+    directory = Path(tempfile.mkdtemp(prefix="wsgikit-run-", dir="/tmp"))
+    directory.chmod(0o1777)
+    pidfile = directory / "app.pid"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wsgikit", "-w", "0", "--user", "nobody", "-p", str(pidfile)]
+            + [*BIND, APP],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="pidfile")
+            assert os.stat(pidfile).st_uid != 0  # handed to the user that must remove it
+            wait_for(lambda: _switched(proc.pid), what="the server running as nobody")
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+        assert not pidfile.exists()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _switched(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return line.split()[1] != "0"
+    return False
