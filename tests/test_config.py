@@ -138,7 +138,8 @@ def test_replace_validates_and_rejects_unknown_names() -> None:
 
 def test_opt_int_accepts_none_spellings() -> None:
     assert Config(limit_request_body="none").limit_request_body is None
-    assert Config(limit_request_body="").limit_request_body is None
+    with pytest.raises(ConfigError, match="limit_request_body"):
+        Config(limit_request_body="")  # a mistake (an empty variable), not "no limit"
     assert Config(limit_request_body=0).limit_request_body is None  # 0: no limit
     assert Config(workers=None).workers is None
 
