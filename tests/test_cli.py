@@ -220,7 +220,7 @@ def conf(tmp_path: Path) -> Path:
         timeout = 11
         keepalive = 9
         bind = ["127.0.0.1:9100"]
-        statsd_host = "localhost:8125"
+        syslog = True
 
         def post_fork(server, worker):
             pass
@@ -236,7 +236,7 @@ def test_print_config_from_file_and_flag_beats_file(conf: Path) -> None:
     assert values["timeout"] == "11.0"  # from the file
     assert values["bind"] == "('127.0.0.1:9100',)"
     assert values["post_fork"] == "'post_fork'"
-    assert "statsd_host" in proc.stderr and "warning" in proc.stderr
+    assert "syslog" in proc.stderr and "warning" in proc.stderr
 
 
 def test_cmd_args_env_beats_file_and_command_line_beats_it(conf: Path) -> None:

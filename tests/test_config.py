@@ -221,6 +221,7 @@ worker_class = "gthread"
 proc_name = "myapp"
 raw_env = ["A=1"]
 capture_output = True
+syslog = True
 statsd_host = "localhost:8125"
 _private = "ignored"
 
@@ -270,12 +271,13 @@ def test_load_gunicorn_config_file(conf_file: Path) -> None:
     assert c.raw_env == ("A=1",)
     assert c.post_fork is not None and c.post_fork.__name__ == "post_fork"
     assert c.when_ready is not None and c.when_ready.__name__ == "when_ready"
+    assert c.statsd_host == "localhost:8125"
 
 
 def test_config_file_warnings(conf_file: Path) -> None:
     _values, warnings = load_config_file(str(conf_file))
     text = "\n".join(warnings)
-    assert any("statsd_host" in w and "statsd metrics are not supported" in w for w in warnings)
+    assert any("syslog" in w and "syslog is not supported" in w for w in warnings)
     assert any("capture_output" in w and "no effect" in w for w in warnings)
     assert all(str(conf_file) in w for w in warnings)
     for quiet in ("shared_helper", "_helper", "_private", "multiprocessing", "NotASetting"):
@@ -351,11 +353,51 @@ def test_every_setting_is_declared_consistently() -> None:
             assert spec.help
 
 
-def test_tls_settings_in_a_gunicorn_conf_are_refused_not_ignored(tmp_path: Path) -> None:
+def test_tls_and_proxy_settings_of_a_gunicorn_conf_are_taken(tmp_path: Path) -> None:
     conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text("bind = '0.0.0.0:443'\ncertfile = 'server.crt'\n")
-    with pytest.raises(ConfigError, match="setting 'certfile': TLS is not supported yet"):
-        load_config_file(str(conf))
+    conf.write_text(
+        "certfile = 'server.crt'\nkeyfile = 'server.key'\ncert_reqs = 0\n"
+        "ssl_version = 2\nforwarded_allow_ips = ['10.0.0.0/8', '::1']\n"
+        "secure_scheme_headers = {'X-Proto': 'https'}\nproxy_protocol = True\n"
+        "proxy_allow_ips = '10.1.2.3'\n"
+    )
+    values, warnings = load_config_file(str(conf))
+    c = Config(**values)
+    assert (c.certfile, c.keyfile, c.tls) == ("server.crt", "server.key", True)
+    assert c.forwarded_allow_ips == ("10.0.0.0/8", "::1")
+    assert c.secure_scheme_headers == {"X-PROTO": "https"}
+    assert (c.proxy_protocol, c.proxy_allow_ips) == ("auto", ("10.1.2.3",))
+    assert len(warnings) == 1 and "'ssl_version' has no effect" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "settings, name",
+    [
+        ({"keyfile": "k.pem"}, "keyfile"),
+        ({"certfile": "c.pem", "cert_reqs": 2}, "cert_reqs"),
+        ({"cert_reqs": "required"}, "cert_reqs"),
+        ({"cert_reqs": 5, "certfile": "c.pem"}, "cert_reqs"),
+        ({"forwarded_allow_ips": "10.0.0.1/8"}, "forwarded_allow_ips"),
+        ({"forwarded_allow_ips": "localhost"}, "forwarded_allow_ips"),
+        ({"proxy_protocol": "v3"}, "proxy_protocol"),
+        ({"secure_scheme_headers": {"X-Proto": 1}}, "secure_scheme_headers"),
+        ({"statsd_host": "localhost"}, "statsd_host"),
+        ({"metrics_bind": "127.0.0.1:99999"}, "metrics_bind"),
+        ({"max_worker_memory": -1}, "max_worker_memory"),
+    ],
+)
+def test_edge_settings_are_checked(settings: dict[str, object], name: str) -> None:
+    with pytest.raises(ConfigError, match=f"setting '{name}'"):
+        Config(**settings)
+
+
+def test_forwarded_allow_ips_defaults_to_the_environment_as_gunicorn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Config().forwarded_allow_ips == ("127.0.0.1", "::1")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    assert Config().forwarded_allow_ips == ("*",)
+    assert Config(forwarded_allow_ips="10.0.0.0/8").forwarded_allow_ips == ("10.0.0.0/8",)
 
 
 def test_settings_without_effect_are_named_with_the_reason(tmp_path: Path) -> None:

@@ -5,6 +5,9 @@ Settings are layered, later winning: defaults, the config file
 present), ``WSGIKIT_<SETTING>`` variables, ``WSGIKIT_CMD_ARGS`` (or
 ``GUNICORN_CMD_ARGS``), then the command line.
 
+``wsgikit ctl ...`` and ``wsgikit status`` talk to a running server instead
+(see :mod:`wsgikit.ctl`).
+
 Exit status: 0 after a normal stop, 2 for a usage or settings error
 (including an address that cannot be bound), 3 when the app cannot be loaded.
 """
@@ -63,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs["action"] = "store_true"
         else:
             kwargs["metavar"] = spec.metavar
+            if spec.const is not None:
+                kwargs["nargs"] = "?"
+                kwargs["const"] = spec.const
             if spec.action:
                 kwargs["action"] = spec.action
         group.add_argument(*spec.flags, **kwargs)
@@ -107,6 +113,10 @@ def _print_config(config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wsgikit`` console script and ``python -m wsgikit``."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in ("ctl", "status"):
+        from .ctl import main as ctl_main
+
+        return ctl_main(args)
     try:
         config, ns, warnings = load_config(args)
     except ConfigError as exc:

@@ -182,6 +182,88 @@ def _env_pairs(name: str, value: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in items)
 
 
+def _ip_list(name: str, value: Any) -> tuple[str, ...]:
+    """Comma-separated (or listed) IP addresses and CIDR networks, or ``*``."""
+    import ipaddress
+
+    items = [value] if isinstance(value, str) else value
+    try:
+        entries = [e.strip() for item in items for e in str(item).split(",") if e.strip()]
+    except TypeError:
+        raise ConfigError(
+            name, f"expected addresses like 127.0.0.1,10.0.0.0/8 or *, got {value!r}"
+        ) from None
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError:
+            raise ConfigError(
+                name, f"expected IP addresses, networks (10.0.0.0/8) or '*', got {entry!r}"
+            ) from None
+    return tuple(entries)
+
+
+def _str_dict(name: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(name, f"expected a dict of header name to value, got {value!r}")
+    return {k.strip().upper(): v for k, v in value.items()}
+
+
+def _cert_reqs(name: str, value: Any) -> int:
+    """0/1/2 as Gunicorn (ssl.CERT_NONE/OPTIONAL/REQUIRED), or those names."""
+    names = {"none": 0, "cert_none": 0, "optional": 1, "cert_optional": 1}
+    names |= {"required": 2, "cert_required": 2}
+    if isinstance(value, str) and value.strip().lower() in names:
+        return names[value.strip().lower()]
+    number = _int(0)(name, value)
+    if number > 2:
+        raise ConfigError(name, f"expected 0 (none), 1 (optional) or 2 (required), got {value!r}")
+    return number  # type: ignore[no-any-return]
+
+
+def _address(name: str, value: Any) -> str | None:
+    """An optional HOST:PORT (or unix:PATH) to listen on."""
+    if value is None or value == "":
+        return None
+    return _binds(name, value)[0]
+
+
+def _statsd_address(name: str, value: Any) -> str | None:
+    """HOST:PORT or unix://PATH (Gunicorn's forms)."""
+    if value is None or value == "":
+        return None
+    text = _str(name, value).strip()
+    if text.startswith("unix://") or text.startswith("unix:"):
+        if not text.split(":", 1)[1].lstrip("/"):
+            raise ConfigError(name, f"expected unix://PATH, got {value!r}")
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise ConfigError(name, f"expected HOST:PORT or unix://PATH, got {value!r}")
+    return text
+
+
+def _megabytes(name: str, value: Any) -> int:
+    return _int(0)(name, value)  # type: ignore[no-any-return]
+
+
+_PROXY_ALIASES = {"true": "auto", "1": "auto", "false": "off", "0": "off", "none": "off"}
+
+
+def _forwarded_allow_ips_default() -> tuple[str, ...]:
+    """``$FORWARDED_ALLOW_IPS`` when set (as Gunicorn), else the local host only."""
+    return _ip_list("forwarded_allow_ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"))
+
+
+def _secure_scheme_headers_default() -> dict[str, str]:
+    """Gunicorn's default: the header values that mean the client used HTTPS."""
+    return {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https", "X-FORWARDED-SSL": "on"}
+
+
 # ------------------------------------------------------------- declarations
 
 
@@ -198,6 +280,7 @@ class Setting:
     action: str | None = None  # argparse action for flags (store_true, append)
     metavar: str | None = None
     cli: bool = True
+    const: Any = None  # the value of a flag given without one (argparse nargs="?")
 
 
 def setting(
@@ -210,8 +293,10 @@ def setting(
     metavar: str | None = None,
     cli: bool = True,
     default_factory: Callable[[], Any] | None = None,
+    const: Any = None,
 ) -> Any:
     meta = {
+        "const": const,
         "flags": flags,
         "help": help,
         "convert": convert,
@@ -325,6 +410,15 @@ class Config:
         convert=_int(0),
         section="worker processes",
     )
+    max_worker_memory: int = setting(
+        0,
+        "--max-worker-memory",
+        metavar="MB",
+        help="Replace a worker whose resident memory passes this many MiB, after its "
+        "current requests; 0 disables.",
+        convert=_megabytes,
+        section="worker processes",
+    )
     timeout: float = setting(
         30.0,
         "-t",
@@ -416,6 +510,166 @@ class Config:
         "The threaded worker reads bodies before the app runs, so this bounds its spool.",
         convert=_body_limit,
         section="security",
+    )
+    # --- TLS
+    certfile: str | None = setting(
+        None,
+        "--certfile",
+        metavar="FILE",
+        help="TLS certificate (PEM, chain included); serves HTTPS on every listener.",
+        convert=_opt_str,
+        section="tls",
+    )
+    keyfile: str | None = setting(
+        None,
+        "--keyfile",
+        metavar="FILE",
+        help="TLS private key (PEM); default: the key inside certfile.",
+        convert=_opt_str,
+        section="tls",
+    )
+    ca_certs: str | None = setting(
+        None,
+        "--ca-certs",
+        metavar="FILE",
+        help="CA certificates (PEM) to verify client certificates with.",
+        convert=_opt_str,
+        section="tls",
+    )
+    cert_reqs: int = setting(
+        0,
+        "--cert-reqs",
+        metavar="INT",
+        help="Client certificates: 0 not asked, 1 optional, 2 required (ssl.CERT_*).",
+        convert=_cert_reqs,
+        section="tls",
+    )
+    ciphers: str | None = setting(
+        None,
+        "--ciphers",
+        metavar="STRING",
+        help="OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's); "
+        "default: Python's. TLS 1.2 is the minimum version.",
+        convert=_opt_str,
+        section="tls",
+    )
+    ssl_context: Callable[..., Any] | None = setting(
+        None,
+        help="ssl_context(config, default_ssl_context_factory) -> ssl.SSLContext: "
+        "customize the context (Gunicorn's hook).",
+        convert=_hook,
+        section="tls",
+        cli=False,
+    )
+    # --- proxies
+    forwarded_allow_ips: tuple[str, ...] = setting(
+        None,
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="Proxies (IPs, networks, or *) whose X-Forwarded-*/Forwarded headers are "
+        "trusted; default $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1. Unix-socket peers "
+        "are always trusted.",
+        convert=_ip_list,
+        section="proxies",
+        default_factory=_forwarded_allow_ips_default,
+    )
+    secure_scheme_headers: dict[str, str] = setting(
+        None,
+        help="Headers (and the exact value) a trusted proxy sets for HTTPS requests; "
+        "contradicting ones are a 400.",
+        convert=_str_dict,
+        section="proxies",
+        cli=False,
+        default_factory=_secure_scheme_headers_default,
+    )
+    forwarded_client_headers: str = setting(
+        "x-forwarded",
+        "--forwarded-client-headers",
+        metavar="KIND",
+        help="Which trusted headers give the client's address, host and port: "
+        "x-forwarded (X-Forwarded-For/-Host/-Port), forwarded (RFC 7239) or none.",
+        convert=_choice("x-forwarded", "forwarded", "none"),
+        section="proxies",
+    )
+    proxy_protocol: str = setting(
+        "off",
+        "--proxy-protocol",
+        metavar="MODE",
+        help="Expect a PROXY protocol header (off, v1, v2, auto; the flag alone means "
+        "auto) from proxy_allow_ips peers; from other peers a PROXY header closes the "
+        "connection.",
+        convert=_choice("off", "v1", "v2", "auto", aliases=_PROXY_ALIASES),
+        section="proxies",
+        const="auto",
+    )
+    proxy_allow_ips: tuple[str, ...] = setting(
+        ("127.0.0.1", "::1"),
+        "--proxy-allow-from",
+        "--proxy-allow-ips",
+        metavar="IPS",
+        help="Peers (IPs, networks, or *) that must send the PROXY header. "
+        "Unix-socket peers always must.",
+        convert=_ip_list,
+        section="proxies",
+    )
+    # --- status and metrics
+    control_socket: str | None = setting(
+        None,
+        "--control-socket",
+        metavar="PATH",
+        help="Unix socket of the control interface (wsgikit ctl); off by default.",
+        convert=_opt_str,
+        section="status and metrics",
+    )
+    control_socket_mode: int = setting(
+        0o600,
+        "--control-socket-mode",
+        metavar="INT",
+        help="Permissions of the control socket (e.g. 0o660 to let the group in).",
+        convert=_umask,
+        section="status and metrics",
+    )
+    control_socket_disable: bool = setting(
+        False,
+        "--no-control-socket",
+        action="store_true",
+        help="No control socket, even if control_socket is set.",
+        convert=_bool,
+        section="status and metrics",
+    )
+    metrics_bind: str | None = setting(
+        None,
+        "--metrics-bind",
+        metavar="ADDRESS",
+        help="Serve Prometheus metrics (/metrics) and a health check (/healthz) from "
+        "the master on HOST:PORT or unix:PATH; off by default.",
+        convert=_address,
+        section="status and metrics",
+    )
+    statsd_host: str | None = setting(
+        None,
+        "--statsd-host",
+        metavar="ADDRESS",
+        help="Send the counters to this StatsD server (HOST:PORT or unix://PATH) "
+        "every second, from the master.",
+        convert=_statsd_address,
+        section="status and metrics",
+    )
+    statsd_prefix: str = setting(
+        "",
+        "--statsd-prefix",
+        metavar="STRING",
+        help="Prefix of the StatsD metric names (a '.' is added).",
+        convert=_str,
+        section="status and metrics",
+    )
+    dogstatsd_tags: str = setting(
+        "",
+        "--dogstatsd-tags",
+        metavar="TAGS",
+        help="Datadog tags added to every StatsD metric (tag1:value1,tag2:value2).",
+        convert=_str,
+        section="status and metrics",
     )
     # --- application
     wsgi_app: str | None = setting(
@@ -609,6 +863,23 @@ class Config:
             object.__setattr__(self, f.name, f.metadata["convert"](f.name, value))
         if self.limit_request_line > 8190 * 4:
             raise ConfigError("limit_request_line", "expected at most 32760 bytes")
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        """TLS settings that make no sense without the others (files are read at start-up)."""
+        if self.certfile is None:
+            for name in ("keyfile", "ca_certs", "ciphers"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(name, "needs certfile (TLS is off without a certificate)")
+            if self.cert_reqs:
+                raise ConfigError("cert_reqs", "needs certfile (TLS is off without a certificate)")
+        elif self.cert_reqs and self.ca_certs is None:
+            raise ConfigError("cert_reqs", "client certificates need ca_certs to verify them")
+
+    @property
+    def tls(self) -> bool:
+        """True when the listeners serve HTTPS."""
+        return self.certfile is not None
 
     # ------------------------------------------------------------ derived
 
@@ -648,6 +919,7 @@ def _settings() -> dict[str, Setting]:
             action=meta["action"],
             metavar=meta["metavar"],
             cli=meta["cli"] and bool(meta["flags"]),
+            const=meta["const"],
         )
     return table
 

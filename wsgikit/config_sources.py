@@ -18,7 +18,6 @@ from .config import SETTINGS, Config, ConfigError
 
 __all__ = [
     "NO_EFFECT",
-    "REFUSED",
     "cmd_args_from_env",
     "discover_config_file",
     "env_settings",
@@ -33,18 +32,13 @@ NO_EFFECT: Mapping[str, str] = {
     "reload": "code reloading is not supported; send HUP to reload",
     "reload_engine": "code reloading is not supported; send HUP to reload",
     "sendfile": "wsgi.file_wrapper responses always use sendfile() when they can",
-    "statsd_host": "statsd metrics are not supported",
-    "statsd_prefix": "statsd metrics are not supported",
+    "ssl_version": "TLS 1.2 is the minimum and the best both sides know is used; "
+    "an ssl_context hook can set versions (Gunicorn ignores ssl_version too)",
+    "suppress_ragged_eofs": "a connection closed without close_notify ends the request input",
+    "do_handshake_on_connect": "the worker loop does the TLS handshake before the first request",
     "syslog": "syslog is not supported; use --log-config",
     "spew": "",
 }
-
-# Gunicorn settings that wsgikit refuses rather than silently ignoring: serving
-# plain HTTP where the user configured TLS would be worse than not starting.
-REFUSED: Mapping[str, str] = dict.fromkeys(
-    ("certfile", "keyfile", "ca_certs", "ssl_version", "cert_reqs", "ciphers", "ssl_context"),
-    "TLS is not supported yet: terminate TLS in a proxy (e.g. nginx) in front of wsgikit",
-)
 
 
 def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -103,8 +97,6 @@ def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
             continue
         if name in SETTINGS:
             values[name] = value
-        elif name in REFUSED:
-            raise ConfigError(name, REFUSED[name])
         elif name in NO_EFFECT:
             why = f" ({NO_EFFECT[name]})" if NO_EFFECT[name] else ""
             warnings.append(f"{path}: setting '{name}' has no effect in wsgikit{why}; ignored")

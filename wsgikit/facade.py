@@ -24,14 +24,13 @@ from .preflight import check_settings
 from .process import PidfileError, chdir, daemonize, pidfile, set_owner, set_umask
 from .server import (
     close_listeners,
-    describe,
     make_server,
     open_listeners,
     owned_unix_paths,
     systemd_sockets,
 )
-from .supervise import run_supervised
-from .translate import server_options
+from .supervise import listener_urls, run_supervised
+from .translate import server_options, ssl_context
 from .wsgi import WSGIApp
 
 __all__ = ["serve", "serve_config", "load_app", "prepare_process"]
@@ -107,6 +106,7 @@ def serve_config(
     """
     prepare_process(config)
     owner = check_settings(config)
+    ssl_context(config)  # a TLS file that cannot be used stops us before anything is bound
     spec = app if app is not None else config.wsgi_app
     workers = config.resolved_workers
     logs = Logs(config)
@@ -156,11 +156,14 @@ def _run_in_process(
     config: Config, app: WSGIApp, listeners: list[socket.socket], logs: Logs
 ) -> int:
     """workers=0: serve in this process, for embedding and development."""
-    for name in ("max_requests", "timeout"):
+    for name in ("max_requests", "timeout", "max_worker_memory"):
         if getattr(config, name) != SETTINGS[name].default:
             logs.error.warning(
                 "%s has no effect with workers=0 (no supervisor to restart a worker)", name
             )
+    for name in ("metrics_bind", "control_socket", "statsd_host"):
+        if getattr(config, name) != SETTINGS[name].default:
+            logs.error.warning("%s has no effect with workers=0 (the supervisor serves it)", name)
     server = make_server(
         app,
         listeners,
@@ -168,8 +171,8 @@ def _run_in_process(
         logger=logs.error,
         access_log=logs.access if logs.access_enabled else None,
     )
-    for sock in listeners:
-        logs.error.info("Listening at: %s (%d)", describe(sock), os.getpid())
+    for url in listener_urls(config, listeners):
+        logs.error.info("Listening at: %s (%d)", url, os.getpid())
     restore = _install_signals(server, logs) if _in_main_thread() else lambda: None
     try:
         server.serve_forever()

@@ -9,20 +9,27 @@ workers switch to the configured user and group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
 from collections.abc import Callable
+from typing import Any
 
-from .config import Config
+from .binds import BindError, parse_bind
+from .config import Config, ConfigError
 from .importer import AppImportError, import_app
 from .logs import Logs
+from .observe import ControlService, MetricsService, StatsdService
+from .observe.control import open_control_socket
 from .process import BOOT_ERROR_EXIT, Arbiter, WorkerContext, WorkerPlan, set_owner
-from .server import describe, make_server
+from .process.master_services import MasterService
+from .process.memory import memory_readable
+from .server import describe, make_server, open_listener
 from .translate import process_hooks, server_options, worker_plan
 from .wsgi import WSGIApp
 
-__all__ = ["run_supervised", "worker_main_for"]
+__all__ = ["run_supervised", "worker_main_for", "listener_urls", "open_services"]
 
 ConfigLoader = Callable[[], Config]
 
@@ -67,6 +74,72 @@ def worker_main_for(
     return worker_main
 
 
+def listener_urls(config: Config, listeners: list[socket.socket]) -> list[str]:
+    """How each listener is reached (``https://`` when TLS is on)."""
+    urls = [describe(sock) for sock in listeners]
+    if config.tls:
+        urls = [u.replace("http://", "https://", 1) for u in urls]
+    return urls
+
+
+def _config_summary(config: Config) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for name, value in config.as_dict().items():
+        if callable(value):
+            value = getattr(value, "__qualname__", repr(value))
+        elif isinstance(value, tuple):
+            value = list(value)
+        summary[name] = value
+    return summary
+
+
+def open_services(
+    config: Config, listeners: list[socket.socket], logs: Logs, current: Callable[[], Config]
+) -> list[MasterService]:
+    """The master's services the settings ask for: control socket, metrics, statsd.
+
+    Opened before the workers start, so a bad address fails at once (exit 2).
+    """
+    services: list[MasterService] = []
+    try:
+        if config.metrics_bind:
+            sock = open_listener(parse_bind(config.metrics_bind), 64, config.reuse_port)
+            services.append(MetricsService(sock, logs.error))
+            logs.error.info("Metrics at: %s/metrics (and /healthz)", describe(sock))
+        if config.control_socket and not config.control_socket_disable:
+            path = os.path.abspath(config.control_socket)
+            try:
+                control = open_control_socket(path, config.control_socket_mode)
+            except OSError as exc:
+                raise ConfigError("control_socket", f"cannot listen on {path}: {exc}") from None
+            services.append(
+                ControlService(
+                    control,
+                    logs.error,
+                    listeners=lambda: listener_urls(current(), listeners),
+                    config=lambda: _config_summary(current()),
+                    path=path,
+                )
+            )
+            logs.error.info("Control socket at: %s", path)
+        if config.statsd_host:
+            try:
+                services.append(
+                    StatsdService(
+                        config.statsd_host, config.statsd_prefix, config.dogstatsd_tags, logs.error
+                    )
+                )
+            except OSError as exc:
+                raise ConfigError("statsd_host", f"{config.statsd_host}: {exc}") from None
+    except (BindError, ConfigError):
+        for service in services:
+            service.close()
+        raise
+    if config.max_worker_memory and not memory_readable():
+        logs.error.warning("max_worker_memory needs /proc to read memory use; it has no effect")
+    return services
+
+
 def _plan(
     config: Config,
     spec: WSGIApp | str | None,
@@ -86,8 +159,11 @@ def run_supervised(
     reload_config: ConfigLoader | None = None,
 ) -> int:
     """Run the arbiter until it stops; returns its exit status (0, or 3 on boot failure)."""
-    for sock in listeners:
-        logs.error.info("Listening at: %s (%d)", describe(sock), os.getpid())
+    first = _plan(config, spec, preloaded, listeners, logs)  # reads the TLS files: fail early
+    running = [config]
+    services = open_services(config, listeners, logs, lambda: running[0])
+    for url in listener_urls(config, listeners):
+        logs.error.info("Listening at: %s (%d)", url, os.getpid())
     logs.error.info(
         "Using worker: %s%s",
         config.resolved_worker_class,
@@ -98,20 +174,30 @@ def run_supervised(
 
     def reload() -> WorkerPlan:
         new = reload_config() if reload_config is not None else config
-        if new.bind != config.bind:
-            logs.error.warning("a changed bind takes effect only after a restart")
+        for name in ("bind", "metrics_bind", "control_socket", "statsd_host"):
+            if getattr(new, name) != getattr(config, name):
+                logs.error.warning("a changed %s takes effect only after a restart", name)
         # With preload_app the master's copy of the app is reused (as Gunicorn does);
-        # otherwise each new worker imports the app afresh.
-        return _plan(new, spec, preloaded, listeners, logs)
+        # otherwise each new worker imports the app afresh. TLS files are read again.
+        plan = _plan(new, spec, preloaded, listeners, logs)
+        running[0] = new
+        return plan
 
-    arbiter = Arbiter(
-        _plan(config, spec, preloaded, listeners, logs),
-        hooks=process_hooks(config),
-        logger=logs.error,
-        reload=reload,
-        reopen_logs=logs.reopen,
-        proc_name=config.proc_name or _default_name(spec),
-    )
+    try:
+        arbiter = Arbiter(
+            first,
+            hooks=process_hooks(config),
+            logger=logs.error,
+            reload=reload,
+            reopen_logs=logs.reopen,
+            proc_name=config.proc_name or _default_name(spec),
+            services=services,
+        )
+    except BaseException:
+        for service in services:
+            with contextlib.suppress(Exception):
+                service.close()
+        raise
     return arbiter.run()
 
 

@@ -8,14 +8,25 @@ layers below never see it: :mod:`wsgikit.http` takes :class:`Limits`,
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
+from typing import Literal, cast
 
-from .config import Config
-from .http import Limits
+from .config import Config, ConfigError
+from .http import ClientHeaders, ForwardedPolicy, Limits, TrustedPeers
+from .observe import DURATION_BUCKETS, STATUS_CLASSES
 from .process import Hooks, WorkerContext, WorkerPlan
 from .server import ServerOptions
+from .server.tls import TLSSetupError, make_ssl_context
 
-__all__ = ["limits", "server_options", "worker_plan", "process_hooks"]
+__all__ = [
+    "limits",
+    "server_options",
+    "ssl_context",
+    "forwarded_policy",
+    "worker_plan",
+    "process_hooks",
+]
 
 
 def limits(config: Config) -> Limits:
@@ -28,8 +39,55 @@ def limits(config: Config) -> Limits:
     )
 
 
-def server_options(config: Config) -> ServerOptions:
-    """The worker loop's options for ``config``."""
+def ssl_context(config: Config) -> ssl.SSLContext | None:
+    """The TLS context for ``config`` (its ``ssl_context`` hook may build it), or None.
+
+    Reads the certificate files: a file that is missing or wrong raises a
+    one-line :class:`ConfigError` naming the setting.
+    """
+    if config.certfile is None:
+        return None
+    certfile = config.certfile
+
+    def default_ssl_context_factory() -> ssl.SSLContext:
+        return make_ssl_context(
+            certfile,
+            config.keyfile,
+            ca_certs=config.ca_certs,
+            cert_reqs=config.cert_reqs,
+            ciphers=config.ciphers,
+        )
+
+    try:
+        if config.ssl_context is not None:
+            context = config.ssl_context(config, default_ssl_context_factory)
+        else:
+            context = default_ssl_context_factory()
+    except TLSSetupError as exc:
+        raise ConfigError(exc.parameter, str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError("ssl_context", f"the hook failed: {exc}") from None
+    if not isinstance(context, ssl.SSLContext):
+        raise ConfigError("ssl_context", f"must return an ssl.SSLContext, not {context!r}")
+    return context
+
+
+def forwarded_policy(config: Config) -> ForwardedPolicy:
+    """Whose forwarding headers are believed, and which (``forwarded_allow_ips``...)."""
+    return ForwardedPolicy(
+        TrustedPeers(config.forwarded_allow_ips),
+        config.secure_scheme_headers,
+        cast(ClientHeaders, config.forwarded_client_headers),
+    )
+
+
+def server_options(config: Config, *, tls: ssl.SSLContext | None | bool = True) -> ServerOptions:
+    """The worker loop's options for ``config``.
+
+    ``tls``: True builds the TLS context from the settings (reading the files);
+    a context is used as it is; None or False serves plain HTTP.
+    """
+    context = ssl_context(config) if tls is True else (tls or None)
     return ServerOptions(
         worker_class="threaded" if config.resolved_worker_class == "threaded" else "sync",
         threads=config.threads,
@@ -44,6 +102,10 @@ def server_options(config: Config) -> ServerOptions:
         server_header=config.server_header or None,
         pre_request=config.pre_request,
         post_request=config.post_request,
+        ssl_context=context,
+        forwarded=forwarded_policy(config),
+        proxy_protocol=cast(Literal["off", "v1", "v2", "auto"], config.proxy_protocol),
+        proxy_allow=TrustedPeers(config.proxy_allow_ips),
     )
 
 
@@ -59,6 +121,10 @@ def worker_plan(config: Config, worker_main: Callable[[WorkerContext], None]) ->
         max_requests_jitter=config.max_requests_jitter,
         # One watched slot per app thread.
         slots_per_worker=config.threads if threaded else 1,
+        # Outcome k counts responses of status class kxx (0: none was sent).
+        outcomes=len(STATUS_CLASSES),
+        duration_buckets=DURATION_BUCKETS,
+        max_memory=config.max_worker_memory * 2**20,
     )
 
 

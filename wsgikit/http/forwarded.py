@@ -273,6 +273,13 @@ class ForwardedPolicy:
         """Which headers describe the client."""
         return self._client_headers
 
+    @property
+    def secure_scheme_headers(self) -> Mapping[str, str]:
+        """The scheme headers (lower-case names) and the value of each that means HTTPS."""
+        return MappingProxyType(
+            {name.decode("latin-1"): value for name, value in self._scheme_headers.items()}
+        )
+
     def resolve(
         self,
         headers: Iterable[tuple[bytes, bytes]],

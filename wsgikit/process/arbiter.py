@@ -15,18 +15,21 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from wsgikit.process.hooks import Hooks
+from wsgikit.process.master_services import MasterService
 from wsgikit.process.master_signals import MASTER_SIGNALS, SignalQueue, signal_name
 from wsgikit.process.master_watchdog import Backoff, find_stuck
 from wsgikit.process.master_workers import (
+    Counters,
     KillStage,
     WorkerHandle,
     describe_exit,
     exit_code,
     format_stats,
 )
+from wsgikit.process.memory import resident_memory
 from wsgikit.process.plan import BOOT_ERROR_EXIT, WorkerPlan
 from wsgikit.process.proctitle import master_title, set_proc_title, worker_title
 from wsgikit.process.shared_slot import WorkerSlot
@@ -49,6 +52,7 @@ class Arbiter:
     ``run()`` must be called from the main thread (it installs signal handlers); it
     returns 0 after a normal stop and ``BOOT_ERROR_EXIT`` when workers cannot boot.
     On SIGHUP, ``reload()`` (if given) returns the plan of the next generation.
+    ``services`` share the master's loop (see :mod:`~wsgikit.process.master_services`).
     """
 
     #: Longest sleep of the loop between checks (seconds).
@@ -69,6 +73,7 @@ class Arbiter:
         reload: Callable[[], WorkerPlan] | None = None,
         reopen_logs: Callable[[], None] | None = None,
         proc_name: str = "wsgikit",
+        services: Sequence[MasterService] = (),
     ) -> None:
         if plan.workers < 1:
             raise ValueError("workers must be >= 1")
@@ -92,6 +97,15 @@ class Arbiter:
         self._next_id = 0
         self._next_spawn_at = 0.0
         self._replacing: collections.deque[str] = collections.deque()
+        self.started = time.time()
+        self._started_at = time.monotonic()
+        self._spawned = 0
+        self._reloads = 0
+        self._gone = Counters()  # counters of workers that exited
+        self._next_memory_check = 0.0
+        self._services = list(services)
+        for service in self._services:
+            service.attach(self)
 
     # -- public API -----------------------------------------------------------------
 
@@ -117,6 +131,86 @@ class Arbiter:
     def stats(self) -> list[dict[str, object]]:
         """Per-worker stats: pid, age, started, requests, in_flight, errors, heartbeat_age..."""
         return [h.stats() for h in self._sorted_handles()]
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop began (a graceful one drains the workers)."""
+        return self._stopping or self._stop_request is not None
+
+    def status(self) -> dict[str, object]:
+        """Everything the master knows, for status, metrics and control clients.
+
+        ``workers`` holds each live worker's ``stats(memory=True)``; ``totals`` sums
+        the counters of every worker this master ran (those gone included), so they
+        only grow; ``in_flight`` is what the live workers run now.
+        """
+        workers = [h.stats(memory=True) for h in self._sorted_handles()]
+        totals = self._gone.copy()
+        in_flight = 0
+        for handle in self._handles.values():
+            totals.add(handle.snapshot())
+            in_flight += handle.snapshot().in_flight
+        return {
+            "pid": self.pid or os.getpid(),
+            "started": self.started,
+            "uptime": time.monotonic() - self._started_at,
+            "workers_target": self.workers,
+            "generation": self._current.number,
+            "reloading": self._incoming is not None,
+            "stopping": self.stopping,
+            "booted_workers": sum(
+                1 for h in self._handles.values() if h.snapshot().booted and not h.retiring
+            ),
+            "spawned": self._spawned,
+            "reloads": self._reloads,
+            "master_rss": resident_memory(os.getpid()),
+            "max_memory": self.plan.max_memory,
+            "timeout": self.timeout,
+            "graceful_timeout": self.graceful_timeout,
+            "duration_bounds": list(self.plan.duration_buckets),
+            "totals": {
+                "requests": totals.done,
+                "errors": totals.errors,
+                "in_flight": in_flight,
+                "outcomes": totals.outcomes,
+                "buckets": totals.buckets,
+                "duration_sum": totals.duration_sum,
+            },
+            "workers": workers,
+        }
+
+    def set_workers(self, count: int) -> int:
+        """Change the number of workers (>= 1), as TTIN/TTOU do; returns the old number.
+
+        Call it from the master's loop (a service), not from another thread.
+        """
+        if count < 1:
+            raise ValueError("workers must be >= 1")
+        old = self.workers
+        if count != old:
+            self._set_target(count)
+        return old
+
+    def kill_worker(self, pid: int, graceful: bool = True) -> bool:
+        """Stop one worker (it is replaced): gracefully, or at once (SIGKILL).
+
+        Returns False when ``pid`` is not a live worker. From the master's loop only.
+        """
+        handle = self._handles.get(pid)
+        if handle is None:
+            return False
+        if graceful:
+            if not handle.retiring:
+                self._retire(handle, "asked to stop it")
+        else:
+            self.log.info("killing worker %d (id %d): asked to", handle.pid, handle.worker_id)
+            self._kill(handle, signal.SIGKILL)
+        return True
+
+    def request(self, signum: int) -> None:
+        """Act as if ``signum`` had been received (HUP reload, USR1 reopen, TERM stop...)."""
+        if self._signals is not None:
+            self._signals.push(signum)
 
     def stop(self, graceful: bool = True) -> None:
         """Ask the loop to stop; safe from other threads and signal handlers."""
@@ -146,6 +240,11 @@ class Arbiter:
         finally:
             self._shutdown()
             self.hooks.call(self.log, "on_exit", self)
+            for service in self._services:
+                try:
+                    service.close()
+                except Exception:
+                    self.log.exception("closing %r failed", service)
             self._signals.close()
             self.log.info("master %d exiting with status %d", self.pid, self._exit_status)
         return self._exit_status
@@ -162,13 +261,14 @@ class Arbiter:
                 return
             self._reap_workers()
             self._murder_workers()
+            self._recycle_workers()
             self._manage_reload()
             self._manage_workers()
             if not announced and self._current.booted_once:
                 announced = True
                 self.log.info("master %d ready", self.pid)
                 self.hooks.call(self.log, "when_ready", self)
-            for signum in self._signals.wait(self._sleep_time()):
+            for signum in self._wait(self._sleep_time()):
                 self._dispatch(signum)
 
     def _sleep_time(self) -> float:
@@ -234,6 +334,7 @@ class Arbiter:
     def _worker_exited(self, handle: WorkerHandle, status: int) -> None:
         snap = handle.snapshot()
         handle.slot.close()
+        self._gone.add(snap)
         how = describe_exit(status)
         who = f"worker {handle.pid} (id {handle.worker_id})"
         self.hooks.call(self.log, "child_exit", self, handle)
@@ -390,6 +491,7 @@ class Arbiter:
         self.hooks.call(self.log, "on_reload", self)
         gen = Generation(self._current.number + 1, plan)
         self._incoming = gen
+        self._reloads += 1
         self.log.info(
             "reloading: starting %d new workers (generation %d)", plan.workers, gen.number
         )
@@ -443,7 +545,9 @@ class Arbiter:
         handle = WorkerHandle(
             worker_id=self._next_id,
             generation=gen.number,
-            slot=WorkerSlot(plan.slots_per_worker),
+            slot=WorkerSlot(
+                plan.slots_per_worker, outcomes=plan.outcomes, bounds=plan.duration_buckets
+            ),
             max_requests=limit,
             timeout=gen.plan.timeout,
             graceful_timeout=gen.plan.graceful_timeout,
@@ -469,6 +573,7 @@ class Arbiter:
         handle.pid = pid
         handle.spawned_at = time.monotonic()
         self._handles[pid] = handle
+        self._spawned += 1
         who = f"worker {pid} (id {handle.worker_id})"
         if self._replacing and gen is self._current:
             self.log.info("worker %s replaced by %s", self._replacing.popleft(), who)
@@ -483,6 +588,8 @@ class Arbiter:
             self._signals.close_in_child()
         for other in self._handles.values():
             other.slot.close()
+        for service in self._services:
+            service.close_in_child()
         set_proc_title(worker_title(self.proc_name))
 
         def on_booted(ctx: WorkerContext) -> None:
@@ -504,6 +611,60 @@ class Arbiter:
             logger=self.log,
             reopen_logs=self._reopen_logs,
         )
+
+    # -- memory ---------------------------------------------------------------------
+
+    def _recycle_workers(self) -> None:
+        """Retire (gracefully; they are replaced) workers over the plan's memory limit."""
+        limit = self.plan.max_memory
+        now = time.monotonic()
+        if limit <= 0 or self._stopping or now < self._next_memory_check:
+            return
+        self._next_memory_check = now + 1.0
+        for handle in self._sorted_handles():
+            if handle.retiring or handle.generation != self._current.number:
+                continue
+            rss = resident_memory(handle.pid)
+            if rss is not None and rss > limit and handle.snapshot().booted:
+                self.log.warning(
+                    "worker %d (id %d) uses %.1f MiB of memory, over the limit of %.1f MiB: "
+                    "replacing it after its current requests",
+                    handle.pid,
+                    handle.worker_id,
+                    rss / 2**20,
+                    limit / 2**20,
+                )
+                self._retire(handle, f"memory {rss / 2**20:.1f} MiB > {limit / 2**20:.1f} MiB")
+
+    # -- services -------------------------------------------------------------------
+
+    def _wait(self, timeout: float) -> list[int]:
+        """Sleep until a signal, a service's socket, or ``timeout``; serve the services."""
+        assert self._signals is not None
+        if not self._services:
+            return self._signals.wait(timeout)
+        wanted: dict[int, int] = {}
+        owners: dict[int, MasterService] = {}
+        for service in self._services:
+            try:
+                for fd, events in service.watch():
+                    wanted[fd] = wanted.get(fd, 0) | events
+                    owners[fd] = service
+            except Exception:
+                self.log.exception("service %r failed", service)
+        signals, ready = self._signals.wait_io(timeout, wanted)
+        for fd, events in ready:
+            try:
+                owners[fd].ready(fd, events)
+            except Exception:
+                self.log.exception("service %r failed on fd %d", owners[fd], fd)
+        now = time.monotonic()
+        for service in self._services:
+            try:
+                service.tick(now)
+            except Exception:
+                self.log.exception("service %r failed", service)
+        return signals
 
     # -- misc -----------------------------------------------------------------------
 
@@ -546,7 +707,7 @@ class Arbiter:
         wait = self.graceful_timeout if graceful else self.fast_stop_timeout
         deadline = time.monotonic() + wait
         while self._handles and time.monotonic() < deadline:
-            for signum in self._signals.wait(0.05):
+            for signum in self._wait(0.05):
                 if graceful and signum in (signal.SIGINT, signal.SIGQUIT):
                     graceful = False
                     self.log.info("fast stop requested during graceful stop")
@@ -570,6 +731,6 @@ class Arbiter:
         while self._handles and time.monotonic() < deadline:
             self._reap_workers()
             if self._handles:
-                self._signals.wait(0.02)
+                self._wait(0.02)
         for handle in self._handles.values():
             handle.slot.close()

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Any
 
+from wsgikit.process.master_services import poll_fds
+
 #: Signals the master reacts to.
 MASTER_SIGNALS: tuple[signal.Signals, ...] = (
     signal.SIGHUP,
@@ -89,6 +91,17 @@ class SignalQueue:
                 select.select([self._rfd], [], [], max(0.0, timeout))
         self._drain_pipe()
         return list(self._pop_all())
+
+    def wait_io(
+        self, timeout: float, wanted: dict[int, int]
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        """As :meth:`wait`, also watching ``wanted`` (``{fd: events}``); returns
+        (recorded signals, ready ``(fd, events)``)."""
+        if not wanted:
+            return self.wait(timeout), []
+        _, ready = poll_fds(0.0 if self._queue else timeout, wanted, self._rfd)
+        self._drain_pipe()
+        return list(self._pop_all()), ready
 
     def _pop_all(self) -> Iterator[int]:
         while self._queue:

@@ -22,9 +22,9 @@ def find_stuck(snap: SlotSnapshot, now: float, timeout: float, spawned_at: float
             return f"did not boot within {timeout:g}s"
         return None
     reasons = [
-        f"task {task.label!r} without progress for {now - task.started:.1f}s"
+        f"task {task.label!r} without progress for {now - task.progress:.1f}s"
         for task in snap.tasks
-        if now - task.started > timeout
+        if now - task.progress > timeout
     ]
     silence = now - snap.heartbeat
     if silence > timeout:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from wsgikit.process.master_signals import signal_name
+from wsgikit.process.memory import resident_memory
 from wsgikit.process.shared_slot import SlotSnapshot, WorkerSlot
 
 
@@ -71,10 +72,30 @@ class WorkerHandle:
         """Seconds since the fork."""
         return time.monotonic() - self.spawned_at
 
-    def stats(self) -> dict[str, object]:
-        """Per-worker numbers for ``Arbiter.stats()`` and the USR2 log line."""
+    def stats(self, memory: bool = False) -> dict[str, object]:
+        """Per-worker numbers for ``Arbiter.stats()`` and the USR2 log line.
+
+        With ``memory``, also its resident memory (``rss``, bytes; read from /proc),
+        its counters by outcome and duration, and what each busy task does.
+        """
         snap = self.snapshot()
         now = time.monotonic()
+        extra: dict[str, object] = {}
+        if memory:
+            extra = {
+                "rss": resident_memory(self.pid) if self.pid else None,
+                "outcomes": list(snap.outcomes),
+                "buckets": list(snap.buckets),
+                "duration_sum": snap.duration_sum,
+                "busy": [
+                    {
+                        "task": task.label,
+                        "running": max(0.0, now - task.started),
+                        "idle": max(0.0, now - task.progress),
+                    }
+                    for task in snap.tasks
+                ],
+            }
         return {
             "pid": self.pid,
             "worker_id": self.worker_id,
@@ -83,12 +104,41 @@ class WorkerHandle:
             "started": self.started,
             "booted": snap.booted,
             "requests": snap.done,
-            "in_flight": len(snap.tasks),
+            "in_flight": max(snap.in_flight, len(snap.tasks)),
             "errors": snap.errors,
             "tasks": [task.label for task in snap.tasks],
             "heartbeat_age": (now - snap.heartbeat) if snap.heartbeat else None,
             "retiring": self.retiring,
+            **extra,
         }
+
+
+@dataclass
+class Counters:
+    """Task counters summed over workers (those gone too, so totals never go back)."""
+
+    done: int = 0
+    errors: int = 0
+    outcomes: list[int] = field(default_factory=list)
+    buckets: list[int] = field(default_factory=list)
+    duration_sum: float = 0.0
+
+    def add(self, snap: SlotSnapshot | Counters) -> None:
+        """Add one worker's (or another total's) counters."""
+        self.done += snap.done
+        self.errors += snap.errors
+        self.duration_sum += snap.duration_sum
+        for mine, theirs in ((self.outcomes, snap.outcomes), (self.buckets, snap.buckets)):
+            if len(mine) < len(theirs):
+                mine.extend([0] * (len(theirs) - len(mine)))
+            for index, value in enumerate(theirs):
+                mine[index] += value
+
+    def copy(self) -> Counters:
+        """An independent copy."""
+        return Counters(
+            self.done, self.errors, list(self.outcomes), list(self.buckets), self.duration_sum
+        )
 
 
 def format_stats(stats: dict[str, object]) -> str:

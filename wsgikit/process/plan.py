@@ -25,6 +25,10 @@ class WorkerPlan:
     a stopping worker may take. ``max_requests`` (+ a random 0..``jitter``):
     tasks after which a worker is recycled; 0 disables. ``slots_per_worker``:
     tasks one worker may run at once that are watched for ``timeout``.
+    ``outcomes``: how many kinds of task outcome workers count (``task_finished(...,
+    outcome=k)``); ``duration_buckets``: upper bounds (seconds) of the task-duration
+    histogram. ``max_memory``: bytes of resident memory past which a worker is
+    retired gracefully and replaced; 0 disables.
     """
 
     worker_main: Callable[[WorkerContext], None]
@@ -34,7 +38,12 @@ class WorkerPlan:
     max_requests: int = 0
     max_requests_jitter: int = 0
     slots_per_worker: int = 1
+    outcomes: int = 0
+    duration_buckets: tuple[float, ...] = ()
+    max_memory: int = 0
 
     def __post_init__(self) -> None:
         if self.slots_per_worker < 1:
             raise ValueError("slots_per_worker must be >= 1")
+        if list(self.duration_buckets) != sorted(set(self.duration_buckets)):
+            raise ValueError("duration_buckets must be strictly increasing")

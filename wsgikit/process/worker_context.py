@@ -89,6 +89,7 @@ class WorkerContext:
         now = time.monotonic()
         with self._lock:
             token = self._free.pop() if self._free else -1
+            self._slot.add_in_flight(1)
         if token >= 0:
             self._slot.task_begin(token, label, now)
         else:
@@ -104,14 +105,21 @@ class WorkerContext:
         if token >= 0:
             self._slot.task_touch(token, time.monotonic())
 
-    def task_finished(self, token: int, failed: bool = False) -> None:
-        """A unit of work ended; counts it and stops gracefully once ``max_requests`` is hit."""
+    def task_finished(
+        self, token: int, failed: bool = False, outcome: int = -1, duration: float | None = None
+    ) -> None:
+        """A unit of work ended; counts it and stops gracefully once ``max_requests`` is hit.
+
+        ``outcome`` (an index below the plan's ``outcomes``) and ``duration``
+        (seconds) feed the counters and the histogram the master reads.
+        """
         now = time.monotonic()
         with self._lock:
             if token >= 0:
                 self._slot.task_end(token)
                 self._free.append(token)
-            self._slot.add_counts(1, 1 if failed else 0)
+            self._slot.add_in_flight(-1)
+            self._slot.task_done(failed, outcome, duration)
             self._done += 1
             limit_hit = 0 < self.max_requests <= self._done
         self._slot.beat(now)

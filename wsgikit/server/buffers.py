@@ -79,12 +79,23 @@ class OutputBuffer:
     Once :attr:`closed` (the client went away, a write timed out, or the loop
     closed the connection) nothing more is sent and writers get
     :class:`~wsgikit.wsgi.ClientDisconnected`.
+
+    ``encode`` (TLS: :meth:`~wsgikit.server.tls.TLSSession.encrypt`) turns what
+    :meth:`write` and :meth:`append` are given into the bytes to send, under
+    the buffer's lock, so the records leave in the order they were made.
     """
 
-    def __init__(self, sock: socket.socket, limit: int, on_pending: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        limit: int,
+        on_pending: Callable[[], None],
+        encode: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self._sock = sock
         self.limit = limit
         self._on_pending = on_pending
+        self._encode = encode
         self._data = bytearray()
         self._cond = threading.Condition(threading.Lock())
         self._pending = False  # the loop was asked to flush and has not drained us yet
@@ -105,6 +116,8 @@ class OutputBuffer:
         with self._cond:
             if self.closed:
                 raise ClientDisconnected("connection closed")
+            if self._encode is not None:
+                data = self._encode(data)
             view = memoryview(data)
             if not self._data:
                 sent = self._send(view)
@@ -137,6 +150,12 @@ class OutputBuffer:
 
     def append(self, data: bytes) -> None:
         """Queue bytes from the loop thread itself (it flushes them next)."""
+        with self._cond:
+            if not self.closed:
+                self._data += self._encode(data) if self._encode is not None else data
+
+    def append_raw(self, data: bytes) -> None:
+        """Queue bytes as they are (a TLS session's own records), from the loop thread."""
         with self._cond:
             if not self.closed:
                 self._data += data

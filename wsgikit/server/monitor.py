@@ -23,8 +23,12 @@ class Monitor(Protocol):
     def task_progress(self, token: int) -> None:
         """The request with this token made progress (sent part of its response)."""
 
-    def task_finished(self, token: int, failed: bool = False) -> None:
-        """The request with this token ended."""
+    def task_finished(
+        self, token: int, failed: bool = False, outcome: int = 0, duration: float = 0.0
+    ) -> None:
+        """The request with this token ended: ``failed`` (the app raised), its
+        ``outcome`` (the status class: 2 for 2xx; 0 without a response) and how
+        long it took in seconds."""
 
 
 class NullMonitor:
@@ -42,5 +46,7 @@ class NullMonitor:
     def task_progress(self, token: int) -> None:
         pass
 
-    def task_finished(self, token: int, failed: bool = False) -> None:
+    def task_finished(
+        self, token: int, failed: bool = False, outcome: int = 0, duration: float = 0.0
+    ) -> None:
         self.requests += 1

@@ -8,11 +8,12 @@ builds one directly.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..http import Limits
+from ..http import ForwardedPolicy, Limits, TrustedPeers
 
 __all__ = ["ServerOptions", "RequestHook", "DEFAULT_LIMITS"]
 
@@ -42,6 +43,12 @@ class ServerOptions:
     - ``root_path``: the app's mount point (``SCRIPT_NAME``).
     - ``server_header``: the ``Server`` response header; None sends none.
     - ``pre_request`` / ``post_request``: called around each request.
+    - ``ssl_context``: serve TLS on every listener with this context (see
+      :func:`wsgikit.server.tls.make_ssl_context`); None serves plain HTTP.
+    - ``forwarded``: whose ``X-Forwarded-*``/``Forwarded`` headers are believed
+      and which (:class:`~wsgikit.http.ForwardedPolicy`); None ignores them all.
+    - ``proxy_protocol``: ``"off"``, or the PROXY protocol version (``"v1"``,
+      ``"v2"``, ``"auto"``) that peers in ``proxy_allow`` must send first.
     """
 
     worker_class: Literal["sync", "threaded"] = "threaded"
@@ -57,11 +64,19 @@ class ServerOptions:
     server_header: str | None = "wsgikit"
     pre_request: RequestHook | None = None
     post_request: RequestHook | None = None
+    ssl_context: ssl.SSLContext | None = None
+    forwarded: ForwardedPolicy | None = field(default_factory=ForwardedPolicy)
+    proxy_protocol: Literal["off", "v1", "v2", "auto"] = "off"
+    proxy_allow: TrustedPeers = field(default_factory=TrustedPeers)
 
     def __post_init__(self) -> None:
         if self.worker_class not in ("sync", "threaded"):
             raise ValueError(
                 f"worker_class must be 'sync' or 'threaded', not {self.worker_class!r}"
+            )
+        if self.proxy_protocol not in ("off", "v1", "v2", "auto"):
+            raise ValueError(
+                f"proxy_protocol must be 'off', 'v1', 'v2' or 'auto', not {self.proxy_protocol!r}"
             )
         if self.threads < 1 or self.worker_connections < 1:
             raise ValueError("threads and worker_connections must be >= 1")

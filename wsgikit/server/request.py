@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..http import HTTPConnection, Request, error_response, format_date
+from ..http import HTTPConnection, ProtocolError, Request, error_response, format_date
 from ..wsgi import (
     BodySource,
+    ClientDisconnected,
     ErrorStream,
     InputStream,
     ResponseInfo,
@@ -29,6 +30,7 @@ from ..wsgi import (
 )
 from .monitor import Monitor, NullMonitor
 from .options import ServerOptions
+from .proxied import Forwarding, Peer
 
 __all__ = ["RequestHandler", "AccessLog", "DateCache", "peer_address"]
 
@@ -83,6 +85,8 @@ class RequestHandler:
         self.date = DateCache()
         self.errors = ErrorStream(self.logger)
         self._bases: dict[int, dict[str, Any]] = {}
+        self.forwarding = Forwarding(options.forwarded) if options.forwarded else None
+        self.url_scheme = "https" if options.ssl_context is not None else "http"
         self._task = threading.local()  # the monitor token of the request this thread runs
 
     def touch(self) -> None:
@@ -116,7 +120,7 @@ class RequestHandler:
             info = ServerInfo(
                 server_name=server_name,
                 server_port=server_port,
-                url_scheme="http",
+                url_scheme=self.url_scheme,
                 root_path=self.options.root_path.rstrip("/"),
                 multithread=self.multithread,
                 multiprocess=self.multiprocess,
@@ -125,6 +129,12 @@ class RequestHandler:
             self._bases[key] = base
         return base
 
+    def peer(self, remote: tuple[str, int] | None) -> Peer:
+        """The client of a new connection, and whether its forwarding headers count."""
+        if self.forwarding is None:
+            return Peer(remote)
+        return self.forwarding.peer(remote)
+
     def handle(
         self,
         conn: HTTPConnection,
@@ -132,45 +142,68 @@ class RequestHandler:
         base: dict[str, Any],
         transport: Transport,
         body: BodySource,
-        remote: tuple[str, int] | None,
+        peer: Peer,
         keep_alive: bool | Callable[[], bool],
     ) -> ResponseInfo:
         """Run the app for ``request`` and send its response through ``transport``."""
+        remote = peer.remote
         environ = build_environ(request, base, InputStream(body), remote)
         if remote is None and "HTTP_HOST" in environ and not base["SERVER_PORT"]:
             host, _, port = environ["HTTP_HOST"].rpartition(":")
             if host and port.isdigit():
                 environ["SERVER_NAME"], environ["SERVER_PORT"] = host, port
+        refused: ProtocolError | None = None
+        if peer.trusted and self.forwarding is not None:
+            try:
+                self.forwarding.apply(environ, request, peer)
+            except ProtocolError as exc:
+                refused = exc
         label = f"{environ['REQUEST_METHOD']} {environ['RAW_URI'][:200]}"
-        if remote is not None:
-            label += f" from {remote[0]}"
+        if environ["REMOTE_ADDR"]:
+            label += f" from {environ['REMOTE_ADDR']}"
         monitor = self.monitor
         token = monitor.task_started(label)
         self._task.token = token
         start = time.monotonic()
         failed = True  # until the app call returns
+        status = 0
         try:
-            self._hook(self.options.pre_request, "pre_request", environ)
-            info = call_app(
-                self.app,
-                environ,
-                conn,
-                transport,
-                date=self.date(),
-                keep_alive=keep_alive,
-                logger=self.logger,
-            )
-            duration = time.monotonic() - start
+            if refused is not None:
+                info = self._refuse(transport, refused)
+            else:
+                self._hook(self.options.pre_request, "pre_request", environ)
+                info = call_app(
+                    self.app,
+                    environ,
+                    conn,
+                    transport,
+                    date=self.date(),
+                    keep_alive=keep_alive,
+                    logger=self.logger,
+                )
             failed = info.error
-            self._hook(self.options.post_request, "post_request", environ, info)
+            status = info.status
+            if refused is None:
+                self._hook(self.options.post_request, "post_request", environ, info)
         finally:
             self._task.token = -1
-            monitor.task_finished(token, failed=failed)
+            duration = time.monotonic() - start
+            monitor.task_finished(token, failed=failed, outcome=status // 100, duration=duration)
         if self.access_log is not None:
             try:
                 self.access_log(environ, info, duration)
             except Exception:
                 self.logger.exception("access log failed")
+        return info
+
+    def _refuse(self, transport: Transport, exc: ProtocolError) -> ResponseInfo:
+        """Answer a request the server itself rejects (the app is not called); close after."""
+        self.logger.debug("rejected request (%d): %s", exc.status, exc)
+        info = ResponseInfo(status=exc.status, keep_alive=False)
+        try:
+            transport.send(self.error_bytes(exc.status))
+        except ClientDisconnected:
+            info.disconnected = True
         return info
 
     def _hook(self, hook: Callable[..., Any] | None, name: str, *args: Any) -> None:

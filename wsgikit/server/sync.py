@@ -21,6 +21,7 @@ import os
 import select
 import selectors
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,9 @@ from ..http import (
 )
 from ..wsgi import ClientDisconnected, ConnectionBody, drain_body
 from .loop import WorkerLoop
+from .proxied import ProxyRefused, client_of, proxy_gate
 from .request import peer_address
+from .tls import TLSSession
 from .waker import Waker
 
 __all__ = ["SyncServer", "SocketTransport"]
@@ -102,7 +105,8 @@ class SocketTransport:
 
     A send that makes no progress for ``timeout`` seconds means the client
     stopped reading: :class:`ClientDisconnected`. ``progress`` is told after
-    each send and while waiting (see :meth:`RequestHandler.touch`).
+    each send and while waiting (see :meth:`RequestHandler.touch`). Over a
+    ``tls`` session the bytes are encrypted first and ``sendfile`` is refused.
     """
 
     def __init__(
@@ -111,8 +115,10 @@ class SocketTransport:
         timeout: float,
         beat: Callable[[], None],
         progress: Callable[[], None],
+        tls: TLSSession | None = None,
     ) -> None:
         self.sock = sock
+        self.tls = tls
         self.timeout = timeout
         self._beat = beat
         self._progress = progress
@@ -131,6 +137,12 @@ class SocketTransport:
             self._progress()
 
     def send(self, data: bytes) -> None:
+        if self.tls is not None:
+            data = self.tls.encrypt(data)
+        self.send_raw(data)
+
+    def send_raw(self, data: bytes) -> None:
+        """Send bytes as they are (ciphertext, for a TLS session)."""
         view = memoryview(data)
         while view:
             try:
@@ -145,6 +157,8 @@ class SocketTransport:
         self._progress()
 
     def sendfile(self, fd: int, offset: int, count: int) -> bool:
+        if self.tls is not None:
+            return False  # the bytes must be encrypted: iterate the file instead
         out = self.sock.fileno()
         started = False
         while count > 0:
@@ -174,14 +188,17 @@ def receive(
     deadline: float,
     stop_on_wake: bool,
     wake_grace: float = math.inf,
+    transport: SocketTransport | None = None,
 ) -> bool:
     """Wait for bytes until ``deadline`` and feed them to ``conn``.
 
     Returns False on timeout, or, with ``stop_on_wake`` (an idle wait between
     requests), when a stop is requested or another client waits to connect.
     Otherwise a stop shortens the wait to ``wake_grace`` seconds from then.
-    A reset connection counts as end of input.
+    A reset connection counts as end of input. Over TLS (``transport.tls``)
+    the bytes are decrypted first; a broken record also ends the input.
     """
+    tls = transport.tls if transport is not None else None
     while True:
         ready = wait.readable(deadline - time.monotonic(), idle=stop_on_wake)
         if ready is None and stop_on_wake:
@@ -204,6 +221,22 @@ def receive(
             continue
         except OSError:
             data = b""
+        if tls is not None:
+            assert transport is not None
+            try:
+                plain, ended = tls.receive(data)
+                pending = tls.outgoing()
+                if pending:
+                    transport.send_raw(pending)
+            except (ssl.SSLError, ClientDisconnected):
+                plain, ended = b"", True
+            if plain:
+                conn.receive_data(plain)
+            if ended:
+                conn.receive_data(b"")
+            elif not plain:
+                continue  # part of a record: wait for the rest, same deadline
+            return True
         conn.receive_data(data)
         return True
 
@@ -267,19 +300,27 @@ class SyncServer(WorkerLoop):
         handler = self.handler
         conn = handler.new_connection()
         wait = _Wait(client, self._waker, self.listeners, self.monitor.notify)
+        tls = TLSSession(options.ssl_context) if options.ssl_context is not None else None
         transport = SocketTransport(
-            client, options.write_timeout, self.monitor.notify, handler.touch
+            client, options.write_timeout, self.monitor.notify, handler.touch, tls
         )
         base = handler.base_environ(listener)
         remote = peer_address(addr)
         idle_deadline = time.monotonic() + options.header_timeout
+        start = self._open(client, wait, transport, remote, idle_deadline)
+        if start is None:
+            return
+        remote, first = start
+        peer = handler.peer(remote)
+        if first:
+            conn.receive_data(first)
         head_deadline: float | None = None
         fresh = True  # no request yet: the client surely means to send one
         while True:
             try:
                 event = conn.next_event()
             except ProtocolError as exc:
-                self._reject(client, exc)
+                self._reject(client, exc, tls)
                 return
             if event is NEED_DATA:
                 if conn.buffered_head and head_deadline is None:
@@ -295,9 +336,17 @@ class SyncServer(WorkerLoop):
                 if self._stopping:
                     deadline = min(deadline, time.monotonic() + _FRESH_GRACE)
                 grace = _FRESH_GRACE if fresh else math.inf
-                if not receive(conn, client, wait, deadline, stop_on_wake=idle, wake_grace=grace):
+                if not receive(
+                    conn,
+                    client,
+                    wait,
+                    deadline,
+                    stop_on_wake=idle,
+                    wake_grace=grace,
+                    transport=transport,
+                ):
                     if head_deadline is not None and time.monotonic() >= deadline:
-                        self._reject(client, ProtocolError("request head timed out", 408))
+                        self._reject(client, ProtocolError("request head timed out", 408), tls)
                     return
                 continue
             if event is CONNECTION_CLOSED or not isinstance(event, Request):
@@ -305,7 +354,7 @@ class SyncServer(WorkerLoop):
             head_deadline = None
             fresh = False
             body = self._body(conn, client, wait, transport)
-            info = handler.handle(conn, event, base, transport, body, remote, self._keep_alive)
+            info = handler.handle(conn, event, base, transport, body, peer, self._keep_alive)
             if not info.keep_alive or self._stopping:
                 return
             if not conn.request_complete and not self._drain(conn, body):
@@ -322,7 +371,7 @@ class SyncServer(WorkerLoop):
 
         def fill() -> bool:
             deadline = time.monotonic() + timeout
-            return receive(conn, client, wait, deadline, stop_on_wake=False)
+            return receive(conn, client, wait, deadline, stop_on_wake=False, transport=transport)
 
         return ConnectionBody(conn, fill, transport.send)
 
@@ -333,12 +382,89 @@ class SyncServer(WorkerLoop):
         except (ProtocolError, ClientDisconnected):
             return False
 
-    def _reject(self, client: socket.socket, exc: ProtocolError) -> None:
+    def _open(
+        self,
+        client: socket.socket,
+        wait: _Wait,
+        transport: SocketTransport,
+        remote: tuple[str, int] | None,
+        deadline: float,
+    ) -> tuple[tuple[str, int] | None, bytes] | None:
+        """Before the first request: the PROXY header, then the TLS handshake.
+
+        Returns the client (the PROXY header may name it) and the first
+        plaintext bytes, or None when the connection must close (refused,
+        failed, or it did not finish within the head deadline).
+        """
+        gate = proxy_gate(self.options.proxy_protocol, self.options.proxy_allow, remote)
+        tls = transport.tls
+        data = b""
+        while gate is not None or (tls is not None and not tls.established):
+            if not data:
+                ready = wait.readable(deadline - time.monotonic())
+                if ready is None:  # a stop: this connection gets a short grace
+                    deadline = min(deadline, time.monotonic() + _FRESH_GRACE)
+                    continue
+                if not ready:
+                    self.logger.debug("connection from %s: nothing usable in time", remote)
+                    return None
+                try:
+                    data = client.recv(_RECV)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    return None
+            try:
+                if gate is not None:
+                    opened = gate.feed(data)
+                    data = b""
+                    if opened is None:
+                        continue
+                    gate = None
+                    remote = client_of(opened.header, remote)
+                    data = opened.rest
+                    if tls is None:
+                        return remote, data
+                    continue
+                assert tls is not None
+                if not data:
+                    return None
+                plain, ended = tls.receive(data)
+                data = b""
+                pending = tls.outgoing()
+                if pending:
+                    transport.send_raw(pending)
+                if ended:
+                    return None
+                if tls.established:
+                    return remote, plain
+            except ProxyRefused as exc:
+                self.logger.debug("connection from %s closed: %s", remote, exc)
+                return None
+            except ssl.SSLError as exc:
+                self.logger.debug("TLS handshake with %s failed: %s", remote, exc)
+                try:
+                    pending = tls.outgoing() if tls is not None else b""
+                    if pending:
+                        client.send(pending)  # the alert, if the socket takes it now
+                except OSError:
+                    pass
+                return None
+            except ClientDisconnected:
+                return None
+        return remote, data
+
+    def _reject(
+        self, client: socket.socket, exc: ProtocolError, tls: TLSSession | None = None
+    ) -> None:
         self.logger.debug("rejected request (%d): %s", exc.status, exc)
         try:
+            data = self.handler.error_bytes(exc.status)
+            if tls is not None:
+                data = tls.encrypt(data)
             client.setblocking(True)
             client.settimeout(self.options.write_timeout)
-            client.sendall(self.handler.error_bytes(exc.status))
+            client.sendall(data)
         except OSError:
             return
         linger_close(client)

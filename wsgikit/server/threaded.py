@@ -50,6 +50,7 @@ import enum
 import queue
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -68,7 +69,9 @@ from ..wsgi import BodySource
 from .admission import Admission
 from .buffers import OutputBuffer, SpoolBuffer
 from .loop import WorkerLoop
+from .proxied import Peer, ProxyGate, ProxyRefused, client_of, proxy_gate
 from .request import peer_address
+from .tls import TLSSession
 
 __all__ = ["ThreadedServer", "BufferedTransport"]
 
@@ -94,6 +97,8 @@ _NO_BODY = _EmptyBody()
 
 
 class _Phase(enum.Enum):
+    PROXY = "proxy"  # reading the PROXY protocol header
+    HANDSHAKE = "handshake"  # TLS handshake
     HEAD = "head"  # reading a request head (or idle between requests)
     BODY = "body"  # reading a request body
     READY = "ready"  # complete request, waiting for an app thread
@@ -101,6 +106,10 @@ class _Phase(enum.Enum):
     FLUSH = "flush"  # the app finished; the loop flushes what is left
     CLOSING = "closing"  # flushing an error response
     LINGER = "linger"  # error response sent; discarding input until EOF or deadline
+
+
+_OPENING = (_Phase.PROXY, _Phase.HANDSHAKE)  # before the first request can be read
+_READING = frozenset((*_OPENING, _Phase.HEAD, _Phase.BODY, _Phase.LINGER))
 
 
 class BufferedTransport:
@@ -133,6 +142,9 @@ class _Connection:
         "http",
         "base",
         "remote",
+        "peer",
+        "gate",
+        "tls",
         "phase",
         "deadline",
         "head_started",
@@ -157,13 +169,24 @@ class _Connection:
         remote: tuple[str, int] | None,
         out: OutputBuffer,
         transport: BufferedTransport,
+        peer: Peer,
+        gate: ProxyGate | None = None,
+        tls: TLSSession | None = None,
     ) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.http = http
         self.base = base
-        self.remote = remote
-        self.phase = _Phase.HEAD
+        self.remote = remote  # the socket's peer
+        self.peer = peer  # the client (a PROXY header may name another) and its trust
+        self.gate = gate
+        self.tls = tls
+        if gate is not None:
+            self.phase = _Phase.PROXY
+        elif tls is not None:
+            self.phase = _Phase.HANDSHAKE
+        else:
+            self.phase = _Phase.HEAD
         self.deadline = 0.0
         self.head_started = True  # a new connection's head deadline runs from the accept
         self.paused = False
@@ -322,7 +345,7 @@ class ThreadedServer(WorkerLoop):
                     self._on_readable(data)
             except Exception:
                 self.logger.exception(
-                    "unexpected error on the connection from %s; closing it", data.remote
+                    "unexpected error on the connection from %s; closing it", data.peer.remote
                 )
                 self._close(data)
         else:
@@ -360,10 +383,21 @@ class ThreadedServer(WorkerLoop):
                 if stopping and conn.paused and now >= self._stop_cutoff:
                     self._close(conn)
                 continue
-            if stopping and phase in (_Phase.HEAD, _Phase.BODY) and now >= self._stop_cutoff:
+            if (
+                stopping
+                and phase in _OPENING + (_Phase.HEAD, _Phase.BODY)
+                and now >= self._stop_cutoff
+            ):
                 self._close(conn)
             elif now < conn.deadline:
                 continue
+            elif phase is _Phase.PROXY or phase is _Phase.HANDSHAKE:
+                self.logger.debug(
+                    "connection from %s closed: no %s in time",
+                    conn.remote,
+                    "PROXY header" if phase is _Phase.PROXY else "TLS handshake",
+                )
+                self._close(conn)
             elif phase is _Phase.HEAD:
                 if conn.http.buffered_head:
                     self._reject(conn, 408, "request head timed out")
@@ -382,7 +416,9 @@ class ThreadedServer(WorkerLoop):
         now = time.monotonic()
         self._stop_cutoff = now + self.options.header_timeout
         for conn in list(self._conns.values()):
-            if conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head:
+            if conn.phase in _OPENING:
+                conn.deadline = min(conn.deadline, now + _FRESH_GRACE)
+            elif conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head:
                 if conn.served:
                     self._close(conn)  # idle keep-alive: the client must expect this
                 else:
@@ -451,15 +487,22 @@ class ThreadedServer(WorkerLoop):
             self._want_write.append(conn_ref[0])
             self._wake_loop()
 
-        out = OutputBuffer(sock, _OUTPUT_LIMIT, on_pending)
+        options = self.options
+        tls = TLSSession(options.ssl_context) if options.ssl_context is not None else None
+        out = OutputBuffer(sock, _OUTPUT_LIMIT, on_pending, tls.encrypt if tls else None)
         handler = self.handler
+        remote = peer_address(addr)
+        gate = proxy_gate(options.proxy_protocol, options.proxy_allow, remote)
         conn = _Connection(
             sock,
             handler.new_connection(),
             handler.base_environ(listener),
-            peer_address(addr),
+            remote,
             out,
-            BufferedTransport(out, self.options.write_timeout, handler.touch),
+            BufferedTransport(out, options.write_timeout, handler.touch),
+            handler.peer(remote),
+            gate,
+            tls,
         )
         conn_ref.append(conn)
         conn.deadline = time.monotonic() + self.options.header_timeout
@@ -469,7 +512,7 @@ class ThreadedServer(WorkerLoop):
     # ------------------------------------------------------------ reading
 
     def _on_readable(self, conn: _Connection) -> None:
-        if conn.phase not in (_Phase.HEAD, _Phase.BODY, _Phase.LINGER):
+        if conn.phase not in _READING:
             return  # a stale event: the request was complete before this one was handled
         if conn.phase is _Phase.HEAD and self._admission.must_wait(conn):
             # Every app thread is busy and the queue is full (or others already
@@ -487,8 +530,63 @@ class ThreadedServer(WorkerLoop):
             if not data:
                 self._close(conn)
             return
+        if conn.gate is not None or conn.tls is not None:
+            self._receive_wrapped(conn, data)
+            return
         conn.http.receive_data(data)
         self._advance(conn)
+
+    def _receive_wrapped(self, conn: _Connection, data: bytes) -> None:
+        """Bytes read from a connection behind a PROXY header and/or inside TLS."""
+        if conn.gate is not None:
+            try:
+                opened = conn.gate.feed(data)
+            except ProxyRefused as exc:
+                self.logger.debug("connection from %s closed: %s", conn.remote, exc)
+                self._close(conn)
+                return
+            if opened is None:
+                return
+            conn.gate = None
+            conn.peer = self.handler.peer(client_of(opened.header, conn.remote))
+            conn.phase = _Phase.HANDSHAKE if conn.tls is not None else _Phase.HEAD
+            data = opened.rest
+            if not data:
+                return
+            if conn.tls is None:
+                conn.http.receive_data(data)
+                self._advance(conn)
+                return
+        tls = conn.tls
+        assert tls is not None
+        try:
+            plain, ended = tls.receive(data)
+        except ssl.SSLError as exc:
+            what = "TLS handshake" if conn.phase is _Phase.HANDSHAKE else "TLS"
+            self.logger.debug("%s with %s failed: %s", what, conn.remote, exc)
+            conn.out.append_raw(tls.outgoing())  # the alert, if the socket takes it now
+            conn.out.flush()
+            self._close(conn)
+            return
+        pending = tls.outgoing()
+        if pending:
+            conn.out.append_raw(pending)
+            self._flush(conn)
+            if conn.closed:
+                return
+        if conn.phase is _Phase.HANDSHAKE:
+            if ended:
+                self._close(conn)
+                return
+            if not tls.established:
+                return
+            conn.phase = _Phase.HEAD
+        if plain:
+            conn.http.receive_data(plain)
+        if ended:
+            conn.http.receive_data(b"")
+        if plain or ended:
+            self._advance(conn)
 
     def _advance(self, conn: _Connection) -> None:
         """Pull events from the connection's parser until it needs more bytes."""
@@ -579,7 +677,7 @@ class ThreadedServer(WorkerLoop):
                 conn.base,
                 conn.transport,
                 conn.body,
-                conn.remote,
+                conn.peer,
                 self._keep_alive,
             )
             keep = info.keep_alive and not info.disconnected
@@ -661,7 +759,7 @@ class ThreadedServer(WorkerLoop):
         if selector is None or conn.closed:
             return
         events = 0
-        if conn.phase in (_Phase.HEAD, _Phase.BODY, _Phase.LINGER) and not conn.paused:
+        if conn.phase in _READING and not conn.paused:
             events |= selectors.EVENT_READ
         if len(conn.out) and conn.phase is not _Phase.LINGER:
             events |= selectors.EVENT_WRITE
