@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -109,3 +110,37 @@ def events(environ: dict[str, Any], start_response: StartResponse) -> Iterator[b
     for i in range(count):
         yield f"data: {i}\n\n".encode()
         time.sleep(0.4)
+
+
+def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Who the server says the client is, and how it was reached; ``/status/N`` answers N;
+    ``/grow/MB`` keeps MB more mebibytes alive in this process; ``/big/N`` sends N bytes;
+    a body is read and its size reported."""
+    path = environ["PATH_INFO"]
+    size = len(environ["wsgi.input"].read())
+    if path.startswith("/status/"):
+        code = int(path.rsplit("/", 1)[1])
+        start_response(f"{code} Whatever", [("Content-Type", "text/plain")])
+        return [b"status\n"]
+    if path.startswith("/grow/"):
+        _HELD.append(bytearray(int(path.rsplit("/", 1)[1]) * 2**20))
+    if path.startswith("/big/"):
+        count = int(path.rsplit("/", 1)[1])
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (b"x" * min(65536, count - i) for i in range(0, count, 65536))
+    payload = {
+        "remote_addr": environ["REMOTE_ADDR"],
+        "remote_port": environ["REMOTE_PORT"],
+        "scheme": environ["wsgi.url_scheme"],
+        "server_name": environ["SERVER_NAME"],
+        "server_port": environ["SERVER_PORT"],
+        "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
+        "host": environ.get("HTTP_HOST"),
+        "body_size": size,
+        "pid": os.getpid(),
+    }
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(payload).encode()]
+
+
+_HELD: list[bytearray] = []  # what /grow keeps alive (a leak on purpose)

@@ -100,8 +100,23 @@ class LiveServer:
     # ---------------------------------------------------------------- url
 
     @property
+    def tls(self) -> bool:
+        """True when the server was given a ``certfile`` (it serves HTTPS)."""
+        return bool(self.settings.get("certfile"))
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def _client_context(self) -> Any:
+        import ssl
+
+        # Whoever tests a server knows which certificate it was given: only TLS
+        # itself is checked here, not who signed it.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
 
     def request(
         self,
@@ -112,7 +127,13 @@ class LiveServer:
         timeout: float = 10.0,
     ) -> Response:
         """Make one request on a new connection (http.client) and read the response."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        conn = (
+            http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=self._client_context()
+            )
+            if self.tls
+            else http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        )
         try:
             conn.request(method, path, body=body, headers=dict(headers or {}))
             resp = conn.getresponse()
@@ -192,7 +213,12 @@ class LiveServer:
             if self.process is not None and self.process.poll() is not None:
                 break
             try:
-                with socket.create_connection((self.host, self.port), timeout=2.0) as probe:
+                with socket.create_connection((self.host, self.port), timeout=2.0) as raw:
+                    probe = (
+                        self._client_context().wrap_socket(raw, server_hostname=self.host)
+                        if self.tls
+                        else raw
+                    )
                     probe.sendall(b"OPTIONS * HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
                     if probe.recv(16).startswith(b"HTTP/1."):
                         return

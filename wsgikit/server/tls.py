@@ -43,6 +43,33 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+def _chain_error(certfile: str, keyfile: str | None, exc: Exception) -> TLSSetupError:
+    """Say which file is wrong, since OpenSSL only says "PEM lib"."""
+    if not isinstance(exc, ssl.SSLError):
+        return TLSSetupError("certfile", f"cannot load {certfile!r}: {_reason(exc)}")
+    try:
+        with open(certfile, "rb") as file:
+            cert_text = file.read()
+        key_text = cert_text
+        if keyfile:
+            with open(keyfile, "rb") as file:
+                key_text = file.read()
+    except OSError as error:
+        name = "keyfile" if keyfile and error.filename == keyfile else "certfile"
+        return TLSSetupError(name, f"cannot load {error.filename!r}: {_reason(error)}")
+    if b"-----BEGIN CERTIFICATE-----" not in cert_text:
+        return TLSSetupError("certfile", f"no PEM certificate in {certfile!r}")
+    if b"PRIVATE KEY-----" not in key_text:
+        if keyfile:
+            return TLSSetupError("keyfile", f"no PEM private key in {keyfile!r}")
+        return TLSSetupError("keyfile", f"no private key in {certfile!r}: set keyfile")
+    return TLSSetupError(
+        "keyfile" if keyfile else "certfile",
+        f"cannot use {certfile!r}{f' with {keyfile!r}' if keyfile else ''}: {_reason(exc)} "
+        "(a key that does not match the certificate, or an encrypted key?)",
+    )
+
+
 def make_ssl_context(
     certfile: str,
     keyfile: str | None = None,
@@ -64,11 +91,7 @@ def make_ssl_context(
     try:
         context.load_cert_chain(certfile, keyfile)
     except (OSError, ValueError) as exc:
-        name = "keyfile" if keyfile and "KEY" in _reason(exc).upper() else "certfile"
-        raise TLSSetupError(
-            name,
-            f"cannot load {certfile!r}{f' with {keyfile!r}' if keyfile else ''}: {_reason(exc)}",
-        ) from None
+        raise _chain_error(certfile, keyfile, exc) from None
     if ca_certs:
         try:
             context.load_verify_locations(ca_certs)
