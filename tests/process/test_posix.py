@@ -75,6 +75,26 @@ def test_pidfile_unwritable(tmp_path: Path) -> None:
         write_pidfile(str(tmp_path / "missing-dir" / "app.pid"))
 
 
+def test_pidfile_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
+    """A symlink at the pidfile's path, or at any predictable temporary name beside it,
+    must not make the server write (as root, perhaps) into the file it points to."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "app.pid"
+    pid = os.getpid()
+    for name in (f"app.pid.{pid}.tmp", f".app.pid.{pid}.tmp", "app.pid.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    path.symlink_to(victim)
+    write_pidfile(str(path))
+    assert victim.read_text() == "precious\n"
+    assert not path.is_symlink() and read_pidfile(str(path)) == pid
+    assert path.stat().st_mode & 0o777 == 0o644
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(
+        ["victim", "app.pid", f"app.pid.{pid}.tmp", f".app.pid.{pid}.tmp", "app.pid.tmp"]
+    )
+
+
 def test_daemonize_detaches(tmp_path: Path) -> None:
     out = tmp_path / "daemon"
     script = textwrap.dedent(f"""

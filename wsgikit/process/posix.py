@@ -6,6 +6,7 @@ import contextlib
 import grp
 import os
 import pwd
+import tempfile
 from collections.abc import Iterable, Iterator
 
 from wsgikit.process.parent_death import parent_death_signal, set_parent_death_signal
@@ -42,7 +43,11 @@ def read_pidfile(path: str) -> int | None:
 def write_pidfile(path: str, pid: int | None = None) -> None:
     """Write ``pid`` (default: ours) to ``path``, atomically; refuse if it names a live process.
 
-    A stale pidfile (dead process) is replaced.
+    A stale pidfile (dead process) is replaced. The new content is written to a
+    file that :func:`tempfile.mkstemp` creates in the target directory (random
+    name, ``O_EXCL``: it never opens an existing file or follows a symlink
+    someone planted there), then renamed over ``path`` (a rename replaces a
+    symlink at ``path`` itself, never its target). Mode 0644, as Gunicorn's.
     """
     pid = os.getpid() if pid is None else pid
     existing = read_pidfile(path)
@@ -50,10 +55,17 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
         raise PidfileError(
             f"pidfile {path} names a running process (pid {existing}); is the server already running?"
         )
-    tmp = f"{path}.{pid}.tmp"
+    directory, name = os.path.split(os.path.abspath(path))
     try:
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(f"{pid}\n")
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise PidfileError(f"cannot write pidfile {path}: {exc.strerror}") from exc
+    try:
+        try:
+            os.fchmod(fd, 0o644)
+            os.write(fd, f"{pid}\n".encode("ascii"))
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
