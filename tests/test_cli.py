@@ -86,6 +86,12 @@ def broken_app(tmp_path: Path) -> tuple[Path, str]:
         (["--threads", "0"], "threads"),
         (["--log-level", "loud"], "loglevel"),
         (["-k", "eventlet"], "worker_class"),
+        (["--header-timeout", "inf"], "header_timeout"),
+        (["--body-timeout", "1e20"], "body_timeout"),
+        (["--keep-alive", "2592000"], "keepalive"),
+        (["--write-timeout", "1e20"], "write_timeout"),
+        (["--graceful-timeout", "inf"], "graceful_timeout"),
+        (["--limit-request-body", "9223372036854775808"], "limit_request_body"),
     ],
 )
 def test_bad_setting_exits_2_with_one_line_naming_it(args: list[str], setting: str) -> None:

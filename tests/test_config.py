@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from wsgikit.config import HOOK_NAMES, SETTINGS, Config, ConfigError, default_workers
+from wsgikit.config import (
+    HOOK_NAMES,
+    INT_MAX,
+    MAX_SECONDS,
+    SETTINGS,
+    Config,
+    ConfigError,
+    default_workers,
+)
 from wsgikit.config_sources import cmd_args_from_env, env_settings, load_config_file, merge
 
 
@@ -99,6 +107,23 @@ def test_bind_list() -> None:
         ("limit_request_line", 8190 * 4 + 1),
         ("limit_request_line", 10),
         ("max_requests", "-3"),
+        # Bounds every worker can honour (inf, 1e20 or 30 days overflowed a timeout).
+        ("header_timeout", "inf"),
+        ("header_timeout", 1e20),
+        ("header_timeout", 30 * 86400),
+        ("body_timeout", "1e20"),
+        ("keepalive", float("inf")),
+        ("write_timeout", "1e300"),
+        ("timeout", "2592000"),
+        ("graceful_timeout", 1e20),
+        ("limit_request_body", 2**63),
+        ("spool_threshold", 10**30),
+        ("limit_request_fields", 2**64),
+        ("limit_request_field_size", 2**63),
+        ("worker_connections", 10**30),
+        ("max_requests", 10**30),
+        ("max_requests_jitter", "1" + "0" * 40),
+        ("workers", 2**63),
     ],
 )
 def test_bad_values_name_the_setting(name: str, value: object) -> None:
@@ -407,3 +432,22 @@ def test_settings_without_effect_are_named_with_the_reason(tmp_path: Path) -> No
     assert values == {}
     assert any("'worker_tmp_dir' has no effect" in w and "shared memory" in w for w in warnings)
     assert any("'reload' has no effect" in w for w in warnings)
+
+
+def test_the_largest_values_are_accepted() -> None:
+    config = Config(
+        header_timeout=MAX_SECONDS,
+        timeout=str(MAX_SECONDS),
+        limit_request_body=2**63 - 1,
+        max_requests=str(INT_MAX),
+    )
+    assert config.header_timeout == config.timeout == 7 * 86400
+    assert config.limit_request_body == 2**63 - 1 and config.max_requests == 2**31 - 1
+
+
+def test_a_timeout_over_the_bound_is_one_line_naming_the_setting() -> None:
+    with pytest.raises(ConfigError) as err:
+        Config(header_timeout="inf")
+    assert str(err.value) == (
+        "setting 'header_timeout': expected at most 604800 seconds (7 days), got 'inf'"
+    )

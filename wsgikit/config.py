@@ -16,7 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "SETTINGS", "Setting", "default_workers", "HOOK_NAMES"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "SETTINGS",
+    "Setting",
+    "default_workers",
+    "HOOK_NAMES",
+    "MAX_SECONDS",
+]
 
 
 class ConfigError(ValueError):
@@ -32,6 +40,10 @@ class ConfigError(ValueError):
 Converter = Callable[[str, Any], Any]
 
 
+#: The longest duration a setting accepts: one week. Every wait of every worker honours
+#: it; the tightest limit below is poll(2)'s timeout, an int of milliseconds (24.8 days),
+#: and values like ``inf`` or ``1e20`` overflow ``settimeout`` and friends.
+MAX_SECONDS = 7 * 24 * 3600.0
 #: The largest integer a setting takes: what the C calls behind them (listen(),
 #: thread counts, buffer sizes) accept without an OverflowError.
 INT_MAX = 2**31 - 1
@@ -43,7 +55,7 @@ def _int(minimum: int | None = None, maximum: int = INT_MAX) -> Converter:
             raise ConfigError(name, f"expected an integer, got {value!r}")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(name, f"expected an integer, got {value!r}") from None
         if minimum is not None and number < minimum:
             raise ConfigError(name, f"expected an integer >= {minimum}, got {number}")
@@ -74,16 +86,21 @@ def _body_limit(name: str, value: Any) -> int | None:
     return number or None
 
 
-def _float(minimum: float = 0.0) -> Converter:
+def _float(minimum: float = 0.0, maximum: float = MAX_SECONDS) -> Converter:
     def convert(name: str, value: Any) -> float:
         if isinstance(value, bool):
             raise ConfigError(name, f"expected a number of seconds, got {value!r}")
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(name, f"expected a number of seconds, got {value!r}") from None
         if number != number or number < minimum:
             raise ConfigError(name, f"expected a number >= {minimum:g}, got {value!r}")
+        if number > maximum:
+            raise ConfigError(
+                name,
+                f"expected at most {maximum:g} seconds ({maximum / 86400:g} days), got {value!r}",
+            )
         return number
 
     return convert

@@ -319,3 +319,23 @@ def test_keepalive_zero_closes_after_each_response(wsgikit_server, worker_class)
         status, headers, _ = c.read_response()
         assert status == 200 and headers["connection"] == "close"
         assert c.closed_by_server()
+
+
+def test_every_worker_honours_the_longest_timeouts(wsgikit_server, worker_class):
+    """The bounds config.py enforces are ones every wait can take: a request, a keep-alive
+    one, an upload and a rejection (which sets a socket timeout) all work at the maximum."""
+    from wsgikit.config import MAX_SECONDS
+
+    longest = {
+        name: MAX_SECONDS
+        for name in ("header_timeout", "body_timeout", "keepalive", "write_timeout")
+    }
+    server = wsgikit_server(apps.echo, worker_class=worker_class, **longest)
+    with RawClient(server.port) as c:
+        c.send(b"POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+        assert json.loads(c.read_response().body)["body"] == "abc"
+        c.send(GET % b"again")
+        assert c.read_response().status == 200
+    with RawClient(server.port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        assert c.read_response().status == 400
