@@ -119,7 +119,13 @@ def serve_config(
         listeners = systemd_sockets(os.environ)
         owned: list[str] = []
         if not listeners:  # systemd's sockets replace the binds; they are not ours to remove
-            listeners = open_listeners(config.bind, config.backlog, config.reuse_port)
+            listeners = open_listeners(
+                config.bind,
+                config.backlog,
+                config.reuse_port,
+                umask=config.umask or None,
+                owner=None if owner is None else (owner.uid, owner.gid),
+            )
             owned = owned_unix_paths(config.bind)
         try:
             with _process_settings(config, listeners):

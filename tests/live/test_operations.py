@@ -158,6 +158,29 @@ def test_unix_socket_and_several_binds_at_once(tmp_path):
     assert not os.path.exists(path), "the unix socket file is removed on exit"
 
 
+def test_umask_and_user_apply_to_the_unix_socket(tmp_path):
+    """-m 0o077 under an inherited umask 000 gives a 0700 socket (it was 0777), and the
+    socket file belongs to --user (when we are root and can give it away)."""
+    import pwd
+    import stat
+
+    path = tmp_path / "app.sock"
+    owner = {"user": "nobody"} if os.getuid() == 0 else {}
+    server = LiveServer(SERVICE, workers=1, bind=[f"unix:{path}"], umask="0o077", **owner)
+    inherited = os.umask(0)
+    try:
+        server.start()
+    finally:
+        os.umask(inherited)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
+        if owner:
+            assert path.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+        assert _get_unix(str(path)).startswith(b"HTTP/1.1 200")
+    finally:
+        server.stop()
+
+
 def test_stale_unix_socket_file_is_replaced(tmp_path):
     path = str(tmp_path / "stale.sock")
     stale = socket.socket(socket.AF_UNIX)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 
 import pytest
 
@@ -11,6 +12,7 @@ from wsgikit.binds import Address, BindError, parse_bind
 from wsgikit.server.listeners import (
     close_listeners,
     describe,
+    open_listener,
     open_listeners,
     owned_unix_paths,
     systemd_sockets,
@@ -84,3 +86,44 @@ def test_a_failed_bind_closes_the_ones_already_open(tmp_path):
 def test_systemd_sockets_only_for_this_pid():
     assert systemd_sockets({"LISTEN_PID": "1", "LISTEN_FDS": "1"}, pid=2) == []
     assert systemd_sockets({}) == []
+
+
+def test_umask_decides_who_may_connect_to_a_unix_socket(tmp_path):
+    path = tmp_path / "private.sock"
+    inherited = os.umask(0)  # as under a supervisor that leaves umask 000
+    try:
+        sock = open_listener(parse_bind(f"unix:{path}"), umask=0o077)
+        assert os.umask(0) == 0, "the process umask is restored after the bind"
+    finally:
+        os.umask(inherited)
+    try:
+        assert stat.S_ISSOCK(path.stat().st_mode)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    finally:
+        close_listeners([sock], remove=[str(path)])
+
+
+def test_a_unix_socket_is_given_to_its_owner(tmp_path):
+    import pwd
+
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:  # root may give it away, as to the workers' --user
+        nobody = pwd.getpwnam("nobody")
+        uid, gid = nobody.pw_uid, nobody.pw_gid
+    path = tmp_path / "owned.sock"
+    sock = open_listener(parse_bind(f"unix:{path}"), owner=(uid, gid))
+    try:
+        assert (path.stat().st_uid, path.stat().st_gid) == (uid, gid)
+    finally:
+        close_listeners([sock], remove=[str(path)])
+
+
+def test_a_unix_socket_that_cannot_be_given_away_is_one_line(tmp_path, monkeypatch):
+    def refuse(path, uid, gid):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chown", refuse)
+    path = tmp_path / "s.sock"
+    with pytest.raises(BindError, match=f"cannot give unix:{path} to uid 7 gid 8: Operation not"):
+        open_listener(parse_bind(f"unix:{path}"), owner=(7, 8))
+    assert not path.exists()

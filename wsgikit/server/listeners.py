@@ -49,9 +49,23 @@ def _unlink_stale_unix_socket(path: str) -> None:
 
 
 def open_listener(
-    address: Address, backlog: int = 2048, reuse_port: bool = False, retries: int = 3
+    address: Address,
+    backlog: int = 2048,
+    reuse_port: bool = False,
+    retries: int = 3,
+    *,
+    umask: int | None = None,
+    owner: tuple[int, int] | None = None,
 ) -> socket.socket:
-    """Open a listening socket; raise :class:`BindError` with one clear line on failure."""
+    """Open a listening socket; raise :class:`BindError` with one clear line on failure.
+
+    For a ``unix:`` address, ``umask`` (if given) is the process umask while the
+    socket file is created, so it decides who may connect (the file's mode is
+    0777 minus the mask); ``owner`` is the ``(uid, gid)`` the file is then given
+    (-1 leaves one unchanged), as Gunicorn gives it to ``--user``/``--group``.
+    Neither touches a socket passed in as ``fd://N``: it belongs to whoever
+    created it.
+    """
     if address.kind == "fd":
         try:
             sock = socket.socket(fileno=address.fd)
@@ -63,11 +77,26 @@ def open_listener(
         _unlink_stale_unix_socket(address.path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.bind(address.path)
+            previous = os.umask(umask) if umask is not None else None
+            try:
+                sock.bind(address.path)
+            finally:
+                if previous is not None:
+                    os.umask(previous)
             sock.listen(backlog)
         except OSError as exc:
             sock.close()
             raise BindError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+        if owner is not None:
+            try:
+                os.chown(address.path, *owner)
+            except OSError as exc:
+                sock.close()
+                os.unlink(address.path)
+                uid, gid = owner
+                raise BindError(
+                    f"cannot give {address} to uid {uid} gid {gid}: {exc.strerror or exc}"
+                ) from None
         sock.setblocking(False)
         return sock
     try:
@@ -113,14 +142,22 @@ def systemd_sockets(environ: Mapping[str, str], pid: int | None = None) -> list[
 
 
 def open_listeners(
-    binds: tuple[str, ...] | list[str], backlog: int = 2048, reuse_port: bool = False
+    binds: tuple[str, ...] | list[str],
+    backlog: int = 2048,
+    reuse_port: bool = False,
+    *,
+    umask: int | None = None,
+    owner: tuple[int, int] | None = None,
 ) -> list[socket.socket]:
-    """Open every bind, closing the ones already opened if a later one fails."""
+    """Open every bind, closing the ones already opened if a later one fails.
+
+    ``umask`` and ``owner`` apply to unix socket files (see :func:`open_listener`).
+    """
     addresses = [parse_bind(b) for b in binds]
     socks: list[socket.socket] = []
     try:
         for address in addresses:
-            socks.append(open_listener(address, backlog, reuse_port))
+            socks.append(open_listener(address, backlog, reuse_port, umask=umask, owner=owner))
     except BaseException:
         close_listeners(socks)
         raise
