@@ -89,13 +89,25 @@ def test_find_stuck(slot: WorkerSlot) -> None:
     assert reason is not None and reason.startswith("no heartbeat for 12.0s; task 'GET /slow'")
 
 
-def test_backoff_doubles_caps_and_resets() -> None:
-    backoff = Backoff(initial=0.1, cap=0.5, stable_after=5)
-    assert [backoff.record_crash(0.1) for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
-    assert backoff.record_crash(6.0) == 0.0 and backoff.streak == 0
-    backoff.record_crash(0.1)
+def test_backoff_doubles_per_boot_failure_caps_and_resets() -> None:
+    backoff = Backoff(initial=0.1, cap=0.5)
+    assert [backoff.boot_failed(100.0) for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    assert backoff.next_due() == 100.1
+    # Five slots wait; a sixth empty slot (a booted worker died) is refilled at once.
+    assert backoff.spawns_allowed(missing=6, alive=1, now=100.0) == 1
+    assert backoff.spawns_allowed(missing=5, alive=1, now=100.3) == 2  # 0.1 and 0.2 passed
     backoff.reset()
-    assert backoff.record_crash(0.1) == 0.1
+    assert backoff.next_due() is None and backoff.boot_failed(0.0) == 0.1
+
+
+def test_backoff_never_leaves_a_server_without_workers() -> None:
+    backoff = Backoff(initial=10.0)
+    backoff.boot_failed(0.0)
+    backoff.boot_failed(0.0)
+    assert backoff.spawns_allowed(missing=2, alive=1, now=1.0) == 0
+    assert backoff.spawns_allowed(missing=2, alive=0, now=1.0) == 1  # one at once
+    assert len(backoff.waiting) == 1
+    assert backoff.spawns_allowed(missing=1, alive=0, now=1.0, served=False) == 0  # first boot
 
 
 def test_describe_exit_and_stats(slot: WorkerSlot) -> None:

@@ -87,6 +87,7 @@ class Arbiter:
         self._reopen_logs = reopen_logs
         self._current = Generation(1, plan)
         self._incoming: Generation | None = None
+        self._reload_pending = False  # a HUP came during a reload
         self._handles: dict[int, WorkerHandle] = {}
         self._signals: SignalQueue | None = None
         self._stop_request: bool | None = None
@@ -95,7 +96,8 @@ class Arbiter:
         self._stop_signal = signal.SIGTERM
         self._exit_status = 0
         self._next_id = 0
-        self._next_spawn_at = 0.0
+        self._next_spawn_at = 0.0  # after a failed fork(), no spawn before this
+        self._last_boot_failure = 0  # worker id of the last worker that died before booting
         self._replacing: collections.deque[str] = collections.deque()
         self.started = time.time()
         self._started_at = time.monotonic()
@@ -274,10 +276,13 @@ class Arbiter:
     def _sleep_time(self) -> float:
         now = time.monotonic()
         sleep = self.tick
-        if self._incoming is not None or not self._current.booted_once:
+        if self._incoming is not None or not self._current.booted_once or self._reload_pending:
             sleep = self.boot_poll
-        if self._replacing or self._next_spawn_at > now:
+        if self._next_spawn_at > now:
             sleep = min(sleep, max(0.01, self._next_spawn_at - now))
+        due = self.backoff.next_due()
+        if due is not None:
+            sleep = min(sleep, max(0.01, due - now))
         for handle in self._handles.values():
             if handle.kill_stage in (KillStage.DUMPED, KillStage.ABORTED):
                 sleep = min(sleep, max(0.01, handle.kill_next_at - now))
@@ -361,22 +366,25 @@ class Arbiter:
         if self._stopping or handle.retiring or handle.generation != self._current.number:
             self.log.info("%s exited (%s)", who, how)
             return
-        if handle.kill_stage is not KillStage.NONE:
-            pass  # the stuck report was logged when we killed it
-        elif exit_code(status) == 0 and snap.booted:
-            pass  # max_requests or a worker that decided to stop: a normal recycle
+        if not snap.booted:
+            # It could not boot (killed while importing the app, a boot timeout):
+            # doubling delays for its slot, so a broken host is not a fork loop.
+            delay = self.backoff.boot_failed(time.monotonic())
+            self._last_boot_failure = handle.worker_id
+            self.log.warning(
+                "%s died before booting (%s); refilling its slot in %.2fs "
+                "(boot failure %d in a row)",
+                who,
+                how,
+                delay,
+                self.backoff.streak,
+            )
         else:
-            delay = self.backoff.record_crash(handle.age)
-            if delay > 0:
-                self._next_spawn_at = max(self._next_spawn_at, time.monotonic() + delay)
-                self.log.warning(
-                    "%s died (%s) after %.1fs; respawning in %.2fs (crash %d in a row)",
-                    who,
-                    how,
-                    handle.age,
-                    delay,
-                    self.backoff.streak,
-                )
+            self._current.booted_once = True  # even if it died before the loop noticed
+            if handle.kill_stage is KillStage.NONE and exit_code(status) != 0:
+                # A booted worker died (a crashing request, an OOM kill): replaced at
+                # once. (A stuck one was reported when killed; exit 0 is a recycle.)
+                self.log.warning("%s died (%s) after %.1fs; replacing it", who, how, handle.age)
         self._replacing.append(f"{handle.pid} ({how})")
 
     # -- murder ---------------------------------------------------------------------
@@ -447,13 +455,20 @@ class Arbiter:
             gen.booted_once = True
         for handle in active[: max(0, len(active) - self.workers)]:
             self._retire(handle, "scaling down")
+        if self.backoff.streak and any(
+            h.worker_id > self._last_boot_failure and h.snapshot().booted for h in active
+        ):
+            self.backoff.reset()  # a worker booted since the last failure
         missing = self.workers - len(active)
         if not gen.booted_once:
             missing = min(missing, 1 - len(active))  # boot one worker first
-        while missing > 0 and time.monotonic() >= self._next_spawn_at:
-            if self._spawn(gen) is None:
-                return
-            missing -= 1
+        now = time.monotonic()
+        if missing > 0 and now >= self._next_spawn_at:
+            allowed = self.backoff.spawns_allowed(missing, len(active), now, gen.booted_once)
+            for _ in range(allowed):
+                if self._spawn(gen) is None:
+                    return
+                missing -= 1
         if missing <= 0:
             self._replacing.clear()
 
@@ -473,7 +488,15 @@ class Arbiter:
 
     def _start_reload(self) -> None:
         if self._incoming is not None:
-            self.log.warning("HUP ignored: a reload is already in progress")
+            # Two deploys in quick succession: the second one must not be lost. Remember
+            # it (any number of HUPs meanwhile make one) and reload again, reading the
+            # settings afresh, once this reload has completed or failed.
+            if not self._reload_pending:
+                self.log.info(
+                    "HUP during the reload to generation %d: reloading again after it",
+                    self._incoming.number,
+                )
+            self._reload_pending = True
             return
         if self._reload is None:
             plan = dataclasses.replace(self._current.plan, workers=self.workers)
@@ -501,8 +524,13 @@ class Arbiter:
                 return
 
     def _manage_reload(self) -> None:
+        if self._stopping:
+            return
         gen = self._incoming
-        if gen is None or self._stopping:
+        if gen is None:
+            if self._reload_pending:
+                self._reload_pending = False
+                self._start_reload()
             return
         new = [h for h in self._handles.values() if h.generation == gen.number]
         if len(new) < gen.plan.workers or not all(h.snapshot().booted for h in new):
