@@ -32,11 +32,15 @@ def pid_alive(pid: int) -> bool:
 
 
 def read_pidfile(path: str) -> int | None:
-    """The pid stored in ``path``, or None if missing, unreadable or unparsable."""
+    """The pid stored in ``path``, or None if missing, unreadable or unparsable.
+
+    Read as bytes: no codec is looked up, which could fail at exit in a process that
+    dropped root and can no longer import from a root-only Python installation.
+    """
     try:
-        with open(path, encoding="ascii") as f:
-            return int(f.read().strip() or "0") or None
-    except (FileNotFoundError, PermissionError, ValueError, UnicodeDecodeError):
+        with open(path, "rb") as f:
+            return int(f.read().strip() or b"0") or None
+    except (FileNotFoundError, PermissionError, ValueError):
         return None
 
 
