@@ -115,6 +115,7 @@ def events(environ: dict[str, Any], start_response: StartResponse) -> Iterator[b
 def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     """Who the server says the client is, and how it was reached; ``/status/N`` answers N;
     ``/grow/MB`` keeps MB more mebibytes alive in this process; ``/big/N`` sends N bytes;
+    ``/sleep/S`` answers after S seconds;
     a body is read and its size reported."""
     path = environ["PATH_INFO"]
     size = len(environ["wsgi.input"].read())
@@ -123,7 +124,9 @@ def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
         start_response(f"{code} Whatever", [("Content-Type", "text/plain")])
         return [b"status\n"]
     if path.startswith("/grow/"):
-        _HELD.append(bytearray(int(path.rsplit("/", 1)[1]) * 2**20))
+        _HELD.append(b"\x01" * (int(path.rsplit("/", 1)[1]) * 2**20))  # touched: resident
+    if path.startswith("/sleep/"):
+        time.sleep(float(path.rsplit("/", 1)[1]))
     if path.startswith("/big/"):
         count = int(path.rsplit("/", 1)[1])
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
@@ -143,4 +146,4 @@ def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
     return [json.dumps(payload).encode()]
 
 
-_HELD: list[bytearray] = []  # what /grow keeps alive (a leak on purpose)
+_HELD: list[bytes] = []  # what /grow keeps alive (a leak on purpose)
