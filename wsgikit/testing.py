@@ -64,7 +64,8 @@ class Response:
 class LiveServer:
     """Serve a WSGI app on 127.0.0.1 for the duration of a ``with`` block.
 
-    ``app`` is a WSGI callable (thread mode only) or an import string.
+    ``app`` is a WSGI callable (thread mode only) or an import string; ``port`` 0
+    (the default) lets the OS choose.
     ``workers=0`` (the default) runs in a thread; ``workers >= 1`` runs
     ``python -m wsgikit`` in a subprocess. Other keyword arguments are settings
     of :class:`~wsgikit.config.Config` (thread mode) or CLI flags spelled as
@@ -78,6 +79,7 @@ class LiveServer:
         *,
         workers: int = 0,
         host: str = "127.0.0.1",
+        port: int = 0,
         startup_timeout: float = 15.0,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
@@ -86,7 +88,7 @@ class LiveServer:
         self.app = app
         self.workers = workers
         self.host = host
-        self.port = 0
+        self.port = port
         self.startup_timeout = startup_timeout
         self.env = env
         self.cwd = cwd
@@ -164,7 +166,7 @@ class LiveServer:
         from .server import make_server, open_listeners
         from .translate import server_options
 
-        config = Config(bind=(f"{self.host}:0",), workers=0, **self.settings)
+        config = Config(bind=(f"{self.host}:{self.port}",), workers=0, **self.settings)
         app = load_app(self.app)
         self._listeners = open_listeners(config.bind, config.backlog)
         self.port = self._listeners[0].getsockname()[1]
@@ -181,7 +183,8 @@ class LiveServer:
         # We bind the socket and hand it over as fd://N: the port is known at once,
         # whatever the server logs and wherever it logs it.
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        listener.bind((self.host, 0))
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
         listener.listen(128)
         self.port = listener.getsockname()[1]
         fd = listener.fileno()
