@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,7 +22,18 @@ from .config import SETTINGS, Config, ConfigError
 from .importer import AppImportError, check_app_spec, import_app
 from .logs import Logs
 from .preflight import check_settings
-from .process import PidfileError, chdir, daemonize, pidfile, set_owner, set_umask
+from .process import (
+    BOOT_ERROR_EXIT,
+    DaemonLink,
+    MasterState,
+    PidfileError,
+    SystemdNotify,
+    chdir,
+    daemonize,
+    pidfile,
+    set_owner,
+    set_umask,
+)
 from .server import (
     close_listeners,
     make_server,
@@ -128,38 +140,95 @@ def serve_config(
             )
             owned = owned_unix_paths(config.bind)
         try:
-            with _process_settings(config, listeners):
+            with _process_settings(config, listeners, logs) as service:
                 if workers == 0:
                     assert loaded is not None
                     if owner is not None:
                         if config.pidfile:  # so that it may still remove it at exit
                             os.chown(config.pidfile, owner.uid, owner.gid)
                         set_owner(owner.uid, owner.gid)  # after binding, as workers do
-                    return _run_in_process(config, loaded, listeners, logs)
-                return run_supervised(config, spec, loaded, listeners, logs, reload_config)
+                    return _run_in_process(config, loaded, listeners, logs, service)
+                status = run_supervised(
+                    config, spec, loaded, listeners, logs, reload_config, service.on_state
+                )
+                if status == BOOT_ERROR_EXIT:
+                    service.failed(status, _boot_failure(config))
+                elif status != 0:
+                    service.failed(status, "wsgikit: error: the master stopped with an error")
+                return status
         finally:
             close_listeners(listeners, remove=owned)
     finally:
         logs.close()
 
 
+def _boot_failure(config: Config) -> str:
+    where = (
+        f"its traceback is in {config.errorlog}"
+        if config.errorlog != "-"
+        else "daemon mode has no terminal: use --error-logfile to see its traceback"
+    )
+    return f"wsgikit: error: the app cannot be loaded: a worker failed to boot ({where})"
+
+
+class _Service:
+    """Who waits to hear that we serve: systemd (``$NOTIFY_SOCKET``), the shell that
+    launched the daemon (``-D``). Both are told when the server is ready, reloading or
+    stopping, and the launcher why it failed."""
+
+    def __init__(self, link: DaemonLink, notify: SystemdNotify) -> None:
+        self.link = link
+        self.notify = notify
+
+    def on_state(self, state: MasterState, message: str) -> None:
+        self.notify(state, message)
+        if state is MasterState.READY:
+            self.link.ready()
+
+    def failed(self, status: int, message: str) -> None:
+        self.link.failed(status, message)
+
+
 @contextlib.contextmanager
-def _process_settings(config: Config, listeners: list[socket.socket]) -> Iterator[None]:
-    """Daemon mode, umask and pidfile, for the process that serves or supervises."""
+def _process_settings(
+    config: Config, listeners: list[socket.socket], logs: Logs
+) -> Iterator[_Service]:
+    """Daemon mode, umask and pidfile, for the process that serves or supervises.
+
+    With ``daemon`` the launching process waits until the daemon serves or fails
+    (see :func:`wsgikit.process.daemonize`); a failure in here is reported to it.
+    """
+    link = DaemonLink(-1)
     if config.daemon:
-        daemonize(keep_fds=[sock.fileno() for sock in listeners])
-    if config.umask:
-        set_umask(config.umask)
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(pidfile(config.pidfile))
-        except PidfileError as exc:  # checked before starting; lost a race since
-            raise ConfigError("pidfile", str(exc)) from None
-        yield
+        link = daemonize(keep_fds=[sock.fileno() for sock in listeners], wait=True)
+    service = _Service(link, SystemdNotify.from_environ(logger=logs.error))
+    try:
+        if config.umask:
+            set_umask(config.umask)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(pidfile(config.pidfile))
+            except PidfileError as exc:  # checked before starting; lost a race since
+                raise ConfigError("pidfile", str(exc)) from None
+            yield service
+    except ConfigError as exc:
+        service.failed(2, f"wsgikit: error: {exc}")
+        raise
+    except BaseException as exc:
+        if link.waiting:
+            detail = "".join(traceback.format_exception(exc)).rstrip()
+            service.failed(1, f"{detail}\nwsgikit: error: the daemon failed to start")
+        raise
+    finally:
+        link.failed(1, "wsgikit: error: the daemon stopped before it was ready")
 
 
 def _run_in_process(
-    config: Config, app: WSGIApp, listeners: list[socket.socket], logs: Logs
+    config: Config,
+    app: WSGIApp,
+    listeners: list[socket.socket],
+    logs: Logs,
+    service: _Service | None = None,
 ) -> int:
     """workers=0: serve in this process, for embedding and development."""
     for name in ("max_requests", "timeout", "max_worker_memory"):
@@ -179,7 +248,9 @@ def _run_in_process(
     )
     for url in listener_urls(config, listeners):
         logs.error.info("Listening at: %s (%d)", url, os.getpid())
-    restore = _install_signals(server, logs) if _in_main_thread() else lambda: None
+    service = service or _Service(DaemonLink(-1), SystemdNotify(None))
+    restore = _install_signals(server, logs, service) if _in_main_thread() else lambda: None
+    service.on_state(MasterState.READY, "serving in one process (workers=0)")
     try:
         server.serve_forever()
     finally:
@@ -192,7 +263,7 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _install_signals(server: Any, logs: Logs) -> Callable[[], None]:
+def _install_signals(server: Any, logs: Logs, service: _Service) -> Callable[[], None]:
     """TERM: graceful stop; INT/QUIT: fast stop (a second INT exits now); USR1: reopen
     logs; HUP, TTIN, TTOU, USR2: logged and ignored (they need the supervisor)."""
     previous: dict[int, Any] = {}
@@ -205,6 +276,8 @@ def _install_signals(server: Any, logs: Logs) -> Callable[[], None]:
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         server.stop(graceful)
+        kind = "graceful" if graceful else "fast"
+        service.on_state(MasterState.STOPPING, f"{kind} stop ({signal.Signals(signum).name})")
 
     def reopen(signum: int, frame: Any) -> None:
         logs.reopen()

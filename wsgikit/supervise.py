@@ -22,7 +22,14 @@ from .importer import AppImportError, import_app
 from .logs import Logs
 from .observe import ControlService, MetricsService, StatsdService
 from .observe.control import open_control_socket
-from .process import BOOT_ERROR_EXIT, Arbiter, WorkerContext, WorkerPlan, set_owner
+from .process import (
+    BOOT_ERROR_EXIT,
+    Arbiter,
+    StateListener,
+    WorkerContext,
+    WorkerPlan,
+    set_owner,
+)
 from .process.master_services import MasterService
 from .process.memory import memory_readable
 from .server import describe, make_server, open_listener
@@ -157,8 +164,11 @@ def run_supervised(
     listeners: list[socket.socket],
     logs: Logs,
     reload_config: ConfigLoader | None = None,
+    on_state: StateListener | None = None,
 ) -> int:
-    """Run the arbiter until it stops; returns its exit status (0, or 3 on boot failure)."""
+    """Run the arbiter until it stops; returns its exit status (0, or 3 on boot failure).
+
+    ``on_state`` is told when the server is ready, reloading or stopping."""
     first = _plan(config, spec, preloaded, listeners, logs)  # reads the TLS files: fail early
     running = [config]
     services = open_services(config, listeners, logs, lambda: running[0])
@@ -192,6 +202,7 @@ def run_supervised(
             reopen_logs=logs.reopen,
             proc_name=config.proc_name or _default_name(spec),
             services=services,
+            on_state=on_state,
         )
     except BaseException:
         for service in services:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,6 +119,32 @@ def test_daemonize_detaches(tmp_path: Path) -> None:
     assert int(sid) not in (os.getsid(0), pid)
     assert (stdout, kept) == ("/dev/null", "True")
     wait_for(lambda: not alive(pid), "daemon exited")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ("link.ready()", 0, ""),
+        ("link.failed(5, 'wsgikit: error: boom')", 5, "wsgikit: error: boom"),
+        # Dies without a word while a child of its own (a worker) lives on.
+        (
+            "if os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\nos._exit(0)",
+            1,
+            "exited before it was ready",
+        ),
+    ],
+)
+def test_the_launcher_waits_for_the_daemons_verdict(body: str, status: int, message: str) -> None:
+    script = "import os, time\nfrom wsgikit.process import daemonize\n"
+    script += "link = daemonize(wait=True)\n" + body + "\n"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, timeout=DEADLINE, capture_output=True, text=True
+    )
+    assert proc.returncode == status
+    assert message in proc.stderr
+    assert time.monotonic() - started < 20  # not held by the daemon's child
 
 
 def test_resolve_user_and_group() -> None:

@@ -7,7 +7,9 @@ shared-memory status block) on both.
 """
 
 from wsgikit.process.arbiter import Arbiter
+from wsgikit.process.daemon import DaemonLink, daemonize
 from wsgikit.process.hooks import Hooks
+from wsgikit.process.master_state import MasterState, StateListener
 from wsgikit.process.master_workers import KillStage, WorkerHandle
 from wsgikit.process.parent_death import (
     parent_death_signal,
@@ -19,7 +21,6 @@ from wsgikit.process.posix import (
     PidfileError,
     UserError,
     chdir,
-    daemonize,
     pidfile,
     remove_pidfile,
     set_owner,
@@ -27,14 +28,19 @@ from wsgikit.process.posix import (
     write_pidfile,
 )
 from wsgikit.process.proctitle import set_proc_title
+from wsgikit.process.systemd_notify import SystemdNotify
 from wsgikit.process.worker_context import WorkerContext
 
 __all__ = [
     "BOOT_ERROR_EXIT",
     "Arbiter",
+    "DaemonLink",
     "Hooks",
     "KillStage",
+    "MasterState",
     "PidfileError",
+    "StateListener",
+    "SystemdNotify",
     "UserError",
     "WorkerContext",
     "WorkerHandle",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from wsgikit.process.hooks import Hooks
 from wsgikit.process.master_services import MasterService
 from wsgikit.process.master_signals import MASTER_SIGNALS, SignalQueue, signal_name
+from wsgikit.process.master_state import MasterState, StateListener
 from wsgikit.process.master_watchdog import Backoff, find_stuck
 from wsgikit.process.master_workers import (
     Counters,
@@ -53,6 +54,8 @@ class Arbiter:
     returns 0 after a normal stop and ``BOOT_ERROR_EXIT`` when workers cannot boot.
     On SIGHUP, ``reload()`` (if given) returns the plan of the next generation.
     ``services`` share the master's loop (see :mod:`~wsgikit.process.master_services`).
+    ``on_state(state, message)`` (if given) is told when the server is ready, reloading
+    or stopping (e.g. :class:`~wsgikit.process.SystemdNotify`).
     """
 
     #: Longest sleep of the loop between checks (seconds).
@@ -74,6 +77,7 @@ class Arbiter:
         reopen_logs: Callable[[], None] | None = None,
         proc_name: str = "wsgikit",
         services: Sequence[MasterService] = (),
+        on_state: StateListener | None = None,
     ) -> None:
         if plan.workers < 1:
             raise ValueError("workers must be >= 1")
@@ -85,6 +89,7 @@ class Arbiter:
         self.pid = 0
         self._reload = reload
         self._reopen_logs = reopen_logs
+        self._on_state = on_state
         self._current = Generation(1, plan)
         self._incoming: Generation | None = None
         self._reload_pending = False  # a HUP came during a reload
@@ -270,6 +275,7 @@ class Arbiter:
                 announced = True
                 self.log.info("master %d ready", self.pid)
                 self.hooks.call(self.log, "when_ready", self)
+                self._announce(MasterState.READY, self._serving())
             for signum in self._wait(self._sleep_time()):
                 self._dispatch(signum)
 
@@ -320,7 +326,9 @@ class Arbiter:
         if sig == signal.SIGTERM and not graceful:
             self._stop_signal = signal.SIGINT
         kind = "graceful" if graceful else "fast"
-        self.log.info("master %d: %s stop (%s)", self.pid, kind, source or signal_name(sig))
+        why = source or signal_name(sig)
+        self.log.info("master %d: %s stop (%s)", self.pid, kind, why)
+        self._announce(MasterState.STOPPING, f"{kind} stop ({why})")
 
     # -- reap -----------------------------------------------------------------------
 
@@ -515,6 +523,7 @@ class Arbiter:
         gen = Generation(self._current.number + 1, plan)
         self._incoming = gen
         self._reloads += 1
+        self._announce(MasterState.RELOADING, f"reloading: starting generation {gen.number}")
         self.log.info(
             "reloading: starting %d new workers (generation %d)", plan.workers, gen.number
         )
@@ -551,6 +560,7 @@ class Arbiter:
                 self._retire(handle, f"replaced by generation {gen.number}")
         if gen.plan.workers != self.workers:
             self._set_target(gen.plan.workers)
+        self._announce(MasterState.READY, self._serving())
 
     def _abort_reload(self, why: str) -> None:
         gen = self._incoming
@@ -558,6 +568,7 @@ class Arbiter:
             return
         self._incoming = None
         self.log.error("reload failed: %s; keeping the current workers", why)
+        self._announce(MasterState.READY, f"reload failed ({why}); {self._serving()}")
         for handle in list(self._handles.values()):
             if handle.generation == gen.number and not handle.retiring:
                 self._retire(handle, "reload aborted")
@@ -695,6 +706,18 @@ class Arbiter:
         return signals
 
     # -- misc -----------------------------------------------------------------------
+
+    def _serving(self) -> str:
+        n = self.workers
+        return f"{n} worker{'s' if n != 1 else ''}, generation {self._current.number}"
+
+    def _announce(self, state: MasterState, message: str) -> None:
+        if self._on_state is None:
+            return
+        try:
+            self._on_state(state, message)
+        except Exception:
+            self.log.exception("on_state listener raised; ignoring")
 
     def _reopen(self) -> None:
         if self._reopen_logs is not None:

@@ -1,4 +1,5 @@
-"""POSIX process chores for a server master: pidfile, daemonize, user/group, umask, chdir."""
+"""POSIX process chores for a server master: pidfile, user/group, umask, chdir (daemon mode
+is in :mod:`wsgikit.process.daemon`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import grp
 import os
 import pwd
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from wsgikit.process.parent_death import parent_death_signal, set_parent_death_signal
 
@@ -103,28 +104,6 @@ def pidfile(path: str | None) -> Iterator[None]:
         yield
     finally:
         remove_pidfile(path)
-
-
-def daemonize(keep_fds: Iterable[int] = (), *, umask: int | None = None) -> None:
-    """Detach from the terminal: double fork, ``setsid``, stdio to /dev/null.
-
-    Only the grandchild returns; the original process and the intermediate child exit.
-    File descriptors in ``keep_fds`` (e.g. listening sockets) stay open and inheritable.
-    """
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    if umask is not None:
-        os.umask(umask)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    if null > 2:
-        os.close(null)
-    for fd in keep_fds:
-        os.set_inheritable(fd, True)
 
 
 def resolve_user(user: str | int) -> tuple[int, int]:
