@@ -24,11 +24,13 @@ from . import __version__
 from .binds import BindError
 from .config import SETTINGS, Config, ConfigError
 from .config_sources import (
+    NO_EFFECT,
     cmd_args_from_env,
     discover_config_file,
     env_settings,
     load_config_file,
     merge,
+    no_effect_warning,
 )
 from .importer import AppImportError
 
@@ -54,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-config", action="store_true", help="Print the effective settings and exit."
     )
     parser.add_argument("-v", "--version", action="version", version=f"wsgikit {__version__}")
+    for name, entry in NO_EFFECT.items():
+        if entry.flags:  # accepted, then warned about (see load_config)
+            parser.add_argument(
+                *entry.flags,
+                dest=f"no_effect_{name}",
+                action=_NoEffectFlag,
+                nargs=None if entry.takes_value else 0,
+                help=argparse.SUPPRESS,
+            )
     groups: dict[str, Any] = {}
     for spec in SETTINGS.values():
         if not spec.cli:
@@ -75,6 +86,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoEffectFlag(argparse.Action):
+    """A Gunicorn flag wsgikit does not implement: recorded, then warned about."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        seen = list(getattr(namespace, "no_effect", []))
+        value = True if self.nargs == 0 else values
+        seen.append((self.dest.removeprefix("no_effect_"), option_string or self.dest, value))
+        namespace.no_effect = seen
+
+
+def _no_effect_warnings(ns: argparse.Namespace, source: str = "") -> list[str]:
+    warnings = []
+    for name, flag, value in getattr(ns, "no_effect", []):
+        warning = no_effect_warning(name, value, f"{source}: {flag}" if source else flag)
+        if warning:
+            warnings.append(warning)
+    return warnings
+
+
+def _env_args(
+    parser: argparse.ArgumentParser, extra: list[str], source: str
+) -> tuple[argparse.Namespace, list[str]]:
+    """``*_CMD_ARGS`` parsed; what neither wsgikit nor Gunicorn knows is ignored with a
+    warning, so that the environment can never stop a start."""
+    ns, unknown = parser.parse_known_args(extra)
+    warnings = [f"{source}: unknown argument {part!r} ignored" for part in unknown]
+    return ns, warnings
+
+
 def load_config(
     argv: Sequence[str], environ: Mapping[str, str] | None = None
 ) -> tuple[Config, argparse.Namespace, list[str]]:
@@ -86,13 +132,15 @@ def load_config(
     env = os.environ if environ is None else environ
     parser = build_parser()
     extra = cmd_args_from_env(env)
-    env_ns = parser.parse_args(extra) if extra else argparse.Namespace()
+    source = "WSGIKIT_CMD_ARGS" if env.get("WSGIKIT_CMD_ARGS") else "GUNICORN_CMD_ARGS"
+    env_ns, warnings = _env_args(parser, extra, source) if extra else (argparse.Namespace(), [])
     ns = parser.parse_args(list(argv))
-    warnings: list[str] = []
+    warnings += _no_effect_warnings(env_ns, source) + _no_effect_warnings(ns)
     layers: list[dict[str, Any]] = []
     path = discover_config_file(getattr(ns, "config", None) or getattr(env_ns, "config", None))
     if path:
-        values, warnings = load_config_file(path)
+        values, file_warnings = load_config_file(path)
+        warnings += file_warnings
         layers.append(values)
     layers.append(env_settings(env))
     layers.append({k: v for k, v in vars(env_ns).items() if k in SETTINGS})

@@ -170,8 +170,11 @@ def _umask(name: str, value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
+        text = str(value).strip()
+        if len(text) > 1 and text[0] == "0" and text[1].isdigit():
+            text = "0o" + text[1:]  # as Gunicorn reads it: 022 is octal, 22 decimal
         try:
-            number = int(str(value), 0)
+            number = int(text, 0)
         except ValueError:
             raise ConfigError(name, f"expected an octal mask like 0o22, got {value!r}") from None
     if not 0 <= number <= 0o777:
@@ -392,7 +395,18 @@ class Config:
         metavar="STRING",
         help="Worker type: threaded (alias gthread; slow clients never hold an app thread) "
         "or sync (one connection at a time). sync with --threads > 1 runs threaded.",
-        convert=_choice("sync", "threaded", aliases={"gthread": "threaded"}),
+        convert=_choice(
+            "sync",
+            "threaded",
+            aliases={
+                "gthread": "threaded",
+                # Gunicorn's other spellings of its own two classes.
+                "gunicorn.workers.sync.syncworker": "sync",
+                "gunicorn.workers.gthread.threadworker": "threaded",
+                "egg:gunicorn#sync": "sync",
+                "egg:gunicorn#gthread": "threaded",
+            },
+        ),
         section="worker processes",
     )
     threads: int = setting(
@@ -514,6 +528,7 @@ class Config:
     limit_request_field_size: int = setting(
         8190,
         "--limit-request-field-size",
+        "--limit-request-field_size",  # Gunicorn's spelling
         metavar="INT",
         help="Maximum size of one header field in bytes (431 beyond).",
         convert=_int(16),
@@ -846,6 +861,7 @@ class Config:
     logconfig: str | None = setting(
         None,
         "--log-config",
+        "--log-config-json",  # Gunicorn's flag for a dictConfig JSON file
         metavar="FILE",
         help="A logging configuration: .json (dictConfig) or .ini (fileConfig).",
         convert=_opt_str,

@@ -12,12 +12,17 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .config import SETTINGS, Config, ConfigError
 
 __all__ = [
+    "ALIASES",
     "NO_EFFECT",
+    "NoEffect",
+    "hook_misspelling",
+    "no_effect_warning",
     "cmd_args_from_env",
     "discover_config_file",
     "env_settings",
@@ -25,20 +30,176 @@ __all__ = [
     "merge",
 ]
 
-# Gunicorn settings accepted in a config file that have no effect here, and why.
-NO_EFFECT: Mapping[str, str] = {
-    "worker_tmp_dir": "heartbeats go through shared memory, not files",
-    "capture_output": "",
-    "reload": "code reloading is not supported; send HUP to reload",
-    "reload_engine": "code reloading is not supported; send HUP to reload",
-    "sendfile": "wsgi.file_wrapper responses always use sendfile() when they can",
-    "ssl_version": "TLS 1.2 is the minimum and the best both sides know is used; "
-    "an ssl_context hook can set versions (Gunicorn ignores ssl_version too)",
-    "suppress_ragged_eofs": "a connection closed without close_notify ends the request input",
-    "do_handshake_on_connect": "the worker loop does the TLS handshake before the first request",
-    "syslog": "syslog is not supported; use --log-config",
-    "spew": "",
+
+@dataclass(frozen=True)
+class NoEffect:
+    """A Gunicorn setting wsgikit accepts and ignores, and why (one line says so).
+
+    ``flags`` are Gunicorn's command-line spellings (none: config files only);
+    ``takes_value`` is False for Gunicorn's switches (``store_true``/``store_const``);
+    ``refuse`` names values that would change what is served, which are refused
+    (exit 2) rather than ignored.
+    """
+
+    why: str
+    flags: tuple[str, ...] = ()
+    takes_value: bool = True
+    allowed: tuple[str, ...] = ()  # values that are what wsgikit does anyway: no warning
+    refuse: bool = False
+
+
+_SYSLOG = "syslog is not supported; use --log-config with a logging.handlers.SysLogHandler"
+_HTTP2 = "wsgikit speaks HTTP/1.1 only"
+_ASGI = "wsgikit serves WSGI apps, not ASGI"
+_DIRTY = "dirty arbiters are not supported"
+_STRICT = "wsgikit parses requests strictly (RFC 9112) whatever this says"
+_PASTE = "PasteDeploy apps are not supported: name the app as module:attr"
+
+# Gunicorn settings that have no effect here, and why: in a config file, on the command
+# line (their flags) and in GUNICORN_CMD_ARGS alike. Another issue's owner may take a
+# setting out of this table when wsgikit implements it.
+NO_EFFECT: Mapping[str, NoEffect] = {
+    "worker_tmp_dir": NoEffect(
+        "heartbeats go through shared memory, not files", ("--worker-tmp-dir",)
+    ),
+    "capture_output": NoEffect(
+        "the workers' stdout and stderr are the master's; redirect them where you want them",
+        ("--capture-output",),
+        takes_value=False,
+    ),
+    "reload": NoEffect("code reloading is not supported; send HUP to reload"),
+    "reload_engine": NoEffect("code reloading is not supported; send HUP to reload"),
+    "sendfile": NoEffect(
+        "wsgi.file_wrapper responses always use sendfile() when they can",
+        ("--no-sendfile",),
+        takes_value=False,
+    ),
+    "ssl_version": NoEffect(
+        "TLS 1.2 is the minimum and the best both sides know is used; "
+        "an ssl_context hook can set versions (Gunicorn ignores ssl_version too)"
+    ),
+    "suppress_ragged_eofs": NoEffect(
+        "a connection closed without close_notify ends the request input"
+    ),
+    "do_handshake_on_connect": NoEffect(
+        "the worker loop does the TLS handshake before the first request"
+    ),
+    "spew": NoEffect("tracing every line is not supported", ("--spew",), takes_value=False),
+    "initgroups": NoEffect(
+        "workers switching to --user always get that user's groups",
+        ("--initgroups",),
+        takes_value=False,
+    ),
+    "tmp_upload_dir": NoEffect("request bodies are spooled to the temporary directory ($TMPDIR)"),
+    "syslog": NoEffect(_SYSLOG, ("--log-syslog",), takes_value=False),
+    "syslog_addr": NoEffect(_SYSLOG, ("--log-syslog-to",)),
+    "syslog_prefix": NoEffect(_SYSLOG, ("--log-syslog-prefix",)),
+    "syslog_facility": NoEffect(_SYSLOG, ("--log-syslog-facility",)),
+    "disable_redirect_access_to_syslog": NoEffect(
+        _SYSLOG, ("--disable-redirect-access-to-syslog",), takes_value=False
+    ),
+    "logger_class": NoEffect(
+        "logs go through the standard logging module; use --log-config", ("--logger-class",)
+    ),
+    "enable_stdio_inheritance": NoEffect(
+        "workers always inherit the master's stdio",
+        ("-R", "--enable-stdio-inheritance"),
+        takes_value=False,
+    ),
+    "enable_backlog_metric": NoEffect(
+        "the listen backlog is not measured", ("--enable-backlog-metric",), takes_value=False
+    ),
+    "default_proc_name": NoEffect("use proc_name"),
+    "paste": NoEffect(_PASTE, ("--paste", "--paster"), refuse=True),
+    "raw_paste_global_conf": NoEffect(_PASTE, ("--paste-global",)),
+    "protocol": NoEffect(
+        "wsgikit speaks HTTP only (no uwsgi protocol)",
+        ("--protocol",),
+        allowed=("http",),
+        refuse=True,
+    ),
+    "uwsgi_allow_ips": NoEffect("wsgikit speaks HTTP only", ("--uwsgi-allow-from",)),
+    "http_protocols": NoEffect(_HTTP2, ("--http-protocols",), allowed=("h1",)),
+    "http2_cleartext": NoEffect(_HTTP2, ("--http2-cleartext",), allowed=("off",)),
+    "http2_max_concurrent_streams": NoEffect(_HTTP2, ("--http2-max-concurrent-streams",)),
+    "http2_initial_window_size": NoEffect(_HTTP2, ("--http2-initial-window-size",)),
+    "http2_max_frame_size": NoEffect(_HTTP2, ("--http2-max-frame-size",)),
+    "http2_max_header_list_size": NoEffect(_HTTP2, ("--http2-max-header-list-size",)),
+    "permit_obsolete_folding": NoEffect(
+        _STRICT + " (obs-fold is a 400)", ("--permit-obsolete-folding",), takes_value=False
+    ),
+    "strip_header_spaces": NoEffect(
+        _STRICT + " (a space before ':' is a 400)", ("--strip-header-spaces",), takes_value=False
+    ),
+    "permit_unconventional_http_method": NoEffect(
+        _STRICT, ("--permit-unconventional-http-method",), takes_value=False
+    ),
+    "permit_unconventional_http_version": NoEffect(
+        _STRICT, ("--permit-unconventional-http-version",), takes_value=False
+    ),
+    "casefold_http_method": NoEffect(_STRICT, ("--casefold-http-method",), takes_value=False),
+    "forwarder_headers": NoEffect(
+        "SCRIPT_NAME and PATH_INFO never come from request headers (use --root-path)",
+        ("--forwarder-headers",),
+    ),
+    "header_map": NoEffect(
+        "request headers with '_' in their name are always dropped (Gunicorn's 'drop')",
+        ("--header-map",),
+        allowed=("drop",),
+    ),
+    "asgi_loop": NoEffect(_ASGI, ("--asgi-loop",)),
+    "asgi_lifespan": NoEffect(_ASGI, ("--asgi-lifespan",)),
+    "asgi_disconnect_grace_period": NoEffect(_ASGI, ("--asgi-disconnect-grace-period",)),
+    "websocket_max_message_size": NoEffect(_ASGI, ("--websocket-max-message-size",)),
+    "http_parser": NoEffect("the request parser is h11", ("--http-parser",)),
+    "dirty_apps": NoEffect(_DIRTY, ("--dirty-app",)),
+    "dirty_workers": NoEffect(_DIRTY, ("--dirty-workers",), allowed=("0",)),
+    "dirty_timeout": NoEffect(_DIRTY, ("--dirty-timeout",)),
+    "dirty_threads": NoEffect(_DIRTY, ("--dirty-threads",)),
+    "dirty_graceful_timeout": NoEffect(_DIRTY, ("--dirty-graceful-timeout",)),
+    # Hooks Gunicorn calls at moments wsgikit does not have.
+    "pre_exec": NoEffect("wsgikit does not re-exec itself (USR2 logs statistics)"),
+    "on_dirty_starting": NoEffect(_DIRTY),
+    "dirty_post_fork": NoEffect(_DIRTY),
+    "dirty_worker_init": NoEffect(_DIRTY),
+    "dirty_worker_exit": NoEffect(_DIRTY),
 }
+
+#: Gunicorn's names for settings wsgikit has under another name.
+ALIASES: Mapping[str, str] = {"logconfig_json": "logconfig"}
+
+
+def no_effect_warning(name: str, value: Any, label: str) -> str | None:
+    """The one-line warning for Gunicorn-only setting ``name`` given as ``label`` (a
+    flag, or ``"FILE: 'name'"``); None when there is nothing to say.
+
+    Raises :class:`ConfigError` when the value would change what is served.
+    """
+    entry = NO_EFFECT[name]
+    text = str(value).strip().lower() if value is not None else ""
+    if entry.allowed and text in entry.allowed:
+        return None
+    if entry.refuse and value not in (None, False, "", [], ()):
+        raise ConfigError(name, f"not supported ({entry.why})")
+    return f"{label} has no effect in wsgikit ({entry.why}); ignored"
+
+
+def hook_misspelling(name: str) -> str | None:
+    """The hook ``name`` was probably meant to be (a function defined in a config file)."""
+    import difflib
+
+    from .config import HOOK_NAMES
+
+    known = [*HOOK_NAMES, *(n for n in NO_EFFECT if n in _GUNICORN_HOOKS)]
+    if name in known:
+        return None
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    return matches[0] if matches else None
+
+
+_GUNICORN_HOOKS = frozenset(
+    {"pre_exec", "on_dirty_starting", "dirty_post_fork", "dirty_worker_init", "dirty_worker_exit"}
+)
 
 
 def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -95,13 +256,20 @@ def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
     for name, value in namespace.items():
         if name.startswith("_") or isinstance(value, types.ModuleType | type):
             continue
+        if name.isupper():
+            continue  # a constant of the file (settings are lower case)
+        name = ALIASES.get(name, name)
         if name in SETTINGS:
             values[name] = value
         elif name in NO_EFFECT:
-            why = f" ({NO_EFFECT[name]})" if NO_EFFECT[name] else ""
-            warnings.append(f"{path}: setting '{name}' has no effect in wsgikit{why}; ignored")
+            warning = no_effect_warning(name, value, f"{path}: '{name}'")
+            if warning:
+                warnings.append(warning)
         elif callable(value):
-            continue  # a helper function defined in the file
+            meant = hook_misspelling(name)
+            if meant:  # a hook that would silently never run
+                warnings.append(f"{path}: '{name}' is not a hook: did you mean {meant}?")
+            # otherwise a helper function defined in the file
         else:
             warnings.append(f"{path}: unknown setting '{name}' ignored")
     return values, warnings

@@ -18,6 +18,7 @@ from typing import Any
 
 from .binds import BindError, parse_bind
 from .config import Config, ConfigError
+from .gunicorn_compat import GunicornHooks
 from .importer import AppImportError, import_app
 from .logs import Logs
 from .observe import ControlService, MetricsService, StatsdService
@@ -47,9 +48,13 @@ def worker_main_for(
     preloaded: WSGIApp | None,
     listeners: list[socket.socket],
     logs: Logs,
+    compat: GunicornHooks | None = None,
 ) -> Callable[[WorkerContext], None]:
-    """The function each worker process runs: load the app, serve until told to stop."""
-    options = server_options(config)
+    """The function each worker process runs: load the app, serve until told to stop.
+
+    ``compat`` is the :class:`GunicornHooks` of the supervisor's hooks, so that
+    ``pre_request`` sees the worker object ``post_fork`` saw."""
+    options = server_options(config, compat=compat)
 
     def worker_main(ctx: WorkerContext) -> None:
         if config.user or config.group:
@@ -153,8 +158,10 @@ def _plan(
     preloaded: WSGIApp | None,
     listeners: list[socket.socket],
     logs: Logs,
+    compat: GunicornHooks,
 ) -> WorkerPlan:
-    return worker_plan(config, worker_main_for(config, spec, preloaded, listeners, logs))
+    main = worker_main_for(config, spec, preloaded, listeners, logs, compat)
+    return worker_plan(config, main)
 
 
 def run_supervised(
@@ -169,7 +176,10 @@ def run_supervised(
     """Run the arbiter until it stops; returns its exit status (0, or 3 on boot failure).
 
     ``on_state`` is told when the server is ready, reloading or stopping."""
-    first = _plan(config, spec, preloaded, listeners, logs)  # reads the TLS files: fail early
+    compat = GunicornHooks(config, logs.error)
+    first = _plan(
+        config, spec, preloaded, listeners, logs, compat
+    )  # reads the TLS files: fail early
     running = [config]
     services = open_services(config, listeners, logs, lambda: running[0])
     for url in listener_urls(config, listeners):
@@ -189,14 +199,16 @@ def run_supervised(
                 logs.error.warning("a changed %s takes effect only after a restart", name)
         # With preload_app the master's copy of the app is reused (as Gunicorn does);
         # otherwise each new worker imports the app afresh. TLS files are read again.
-        plan = _plan(new, spec, preloaded, listeners, logs)
+        plan = _plan(
+            new, spec, preloaded, listeners, logs, GunicornHooks(new, logs.error, previous=compat)
+        )
         running[0] = new
         return plan
 
     try:
         arbiter = Arbiter(
             first,
-            hooks=process_hooks(config),
+            hooks=process_hooks(config, compat),
             logger=logs.error,
             reload=reload,
             reopen_logs=logs.reopen,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Literal, cast
 
 from .config import Config, ConfigError
+from .gunicorn_compat import GunicornHooks
 from .http import ClientHeaders, ForwardedPolicy, Limits, TrustedPeers
 from .observe import DURATION_BUCKETS, STATUS_CLASSES
 from .process import Hooks, WorkerContext, WorkerPlan
@@ -81,12 +82,20 @@ def forwarded_policy(config: Config) -> ForwardedPolicy:
     )
 
 
-def server_options(config: Config, *, tls: ssl.SSLContext | None | bool = True) -> ServerOptions:
+def server_options(
+    config: Config,
+    *,
+    tls: ssl.SSLContext | None | bool = True,
+    compat: GunicornHooks | None = None,
+) -> ServerOptions:
     """The worker loop's options for ``config``.
 
     ``tls``: True builds the TLS context from the settings (reading the files);
-    a context is used as it is; None or False serves plain HTTP.
+    a context is used as it is; None or False serves plain HTTP. ``compat`` calls
+    ``pre_request``/``post_request`` with Gunicorn's arguments (pass the one given to
+    :func:`process_hooks` so that both see the same worker objects).
     """
+    compat = compat if compat is not None else GunicornHooks(config)
     context = ssl_context(config) if tls is True else (tls or None)
     return ServerOptions(
         worker_class="threaded" if config.resolved_worker_class == "threaded" else "sync",
@@ -100,8 +109,8 @@ def server_options(config: Config, *, tls: ssl.SSLContext | None | bool = True) 
         spool_threshold=config.spool_threshold,
         root_path=config.root_path,
         server_header=config.server_header or None,
-        pre_request=config.pre_request,
-        post_request=config.post_request,
+        pre_request=compat.pre_request(),
+        post_request=compat.post_request(),
         ssl_context=context,
         forwarded=forwarded_policy(config),
         proxy_protocol=cast(Literal["off", "v1", "v2", "auto"], config.proxy_protocol),
@@ -128,6 +137,7 @@ def worker_plan(config: Config, worker_main: Callable[[WorkerContext], None]) ->
     )
 
 
-def process_hooks(config: Config) -> Hooks:
-    """The supervisor's hooks from ``config``."""
-    return Hooks(**{name: getattr(config, name) for name in Hooks.names()})
+def process_hooks(config: Config, compat: GunicornHooks | None = None) -> Hooks:
+    """The supervisor's hooks from ``config``, called with Gunicorn's arguments
+    (``post_fork(server, worker)``...; see :mod:`wsgikit.gunicorn_compat`)."""
+    return (compat if compat is not None else GunicornHooks(config)).process_hooks()

@@ -240,15 +240,15 @@ def test_pre_and_post_request_hooks(tmp_path):
     conf = tmp_path / "conf.py"
     conf.write_text(
         f"RECORD = {str(record)!r}\n"
-        "def pre_request(worker, environ):\n"
-        "    open(RECORD, 'a').write('pre ' + environ['PATH_INFO'] + '\\n')\n"
-        "def post_request(worker, environ, info):\n"
-        "    open(RECORD, 'a').write(f'post {environ[\"PATH_INFO\"]} {info.status}\\n')\n"
+        "def pre_request(worker, req):\n"
+        "    open(RECORD, 'a').write('pre ' + req.path + '\\n')\n"
+        "def post_request(worker, req, environ, resp):\n"
+        "    open(RECORD, 'a').write(f'post {environ[\"PATH_INFO\"]} {resp.status}\\n')\n"
     )
     with LiveServer(SERVICE, workers=1, config=str(conf)) as server:
         server.get("/hooked")
     lines = [line for line in record.read_text().splitlines() if "/hooked" in line]
-    assert lines == ["pre /hooked", "post /hooked 200"]
+    assert lines == ["pre /hooked", "post /hooked 200 OK"]  # Gunicorn's arguments
 
 
 def test_check_config_validates_a_gunicorn_conf(tmp_path):

@@ -78,6 +78,11 @@ class WorkerContext:
         """True after ``booted()``."""
         return self._booted
 
+    @property
+    def done(self) -> int:
+        """Tasks finished by this worker so far."""
+        return self._done
+
     # -- tasks ----------------------------------------------------------------------
 
     def task_started(self, label: str) -> int:

@@ -1,0 +1,75 @@
+"""Gunicorn's hooks get Gunicorn's arguments: our copy of its example config runs unchanged."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from wsgikit.testing import LiveServer
+
+from ..support import wait_for
+
+CONFIG = Path(__file__).with_name("example_config.py")
+SERVICE = "tests.apps:service"
+
+
+def _lines(record: Path, kind: str) -> list[list[str]]:
+    if not record.exists():
+        return []
+    return [
+        line.split(" ")[1:]
+        for line in record.read_text().splitlines()
+        if line.startswith(kind + " ")
+    ]
+
+
+def test_gunicorns_example_config_runs_with_its_hooks(tmp_path: Path) -> None:
+    record = tmp_path / "hooks.txt"
+    env = {**os.environ, "HOOK_RECORD": str(record)}
+    server = LiveServer(SERVICE, workers=2, config=str(CONFIG), env=env)
+    with server:
+        master = server.process.pid
+        wait_for(lambda: len(_lines(record, "post_worker_init")) == 2, what="2 workers")
+        response = server.get("/pid?x=1", headers={"X-Request-Id": "abc"})
+        assert response.status == 200
+        worker = int(response.body)
+        wait_for(lambda: len(_lines(record, "post_request")) >= 2, what="post_request")
+        server.signal(signal.SIGTTIN)
+        wait_for(lambda: _lines(record, "nworkers_changed"), what="nworkers_changed")
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: _lines(record, "on_reload"), what="on_reload")
+        wait_for(lambda: len(_lines(record, "child_exit")) >= 3, what="old workers retired")
+        server.signal(signal.SIGINT)  # a fast stop: the workers run worker_int
+        assert server.process.wait(30) == 0
+    log = server.log_text()
+    assert "Traceback" not in log, log
+    assert "Server is ready. Spawning workers" in log and "Worker spawned (pid: " in log
+    # The settings Gunicorn has and wsgikit does not are named, not fatal.
+    for name in ("spew", "tmp_upload_dir", "pre_exec"):
+        assert f"'{name}'" in log
+    assert _lines(record, "on_starting") == [[str(master), "sync"]]
+    (ready,) = _lines(record, "when_ready")
+    assert ready[:3] == [str(master), "2", "2"] and ready[3].startswith("['fd://")
+    assert _lines(record, "pre_fork")[0] == ["[booting]", "2"]
+    forks = _lines(record, "post_fork")
+    assert [f[1] for f in forks[:2]] == ["1", "2"]  # age: the worker's ordinal
+    assert all(f[2] == str(master) and f[3] == str(master) and f[4] == "True" for f in forks)
+    inits = {i[0]: i for i in _lines(record, "post_worker_init")}
+    assert inits[str(worker)][2] == str(master)  # the attribute post_fork set on it
+    assert float(inits[str(worker)][3]) == 30
+    # (LiveServer's readiness probe is a request too.)
+    (pre,) = [x for x in _lines(record, "pre_request") if x[2] == "/pid"]
+    assert pre == [str(worker), "GET", "/pid", "x=1", "/pid?x=1", "(1,", "1)", "abc"]
+    (post,) = [x for x in _lines(record, "post_request") if x[1] == "/pid"]
+    assert post[:4] == [str(worker), "/pid", "/pid", "200"]
+    assert post[4:] == ["OK", "200", "text/plain", "True"]
+    assert _lines(record, "nworkers_changed")[0] == ["3", "2"]
+    assert _lines(record, "on_reload") == [[str(master)]]
+    # The fast stop reached the workers of the new generation: each ran worker_int.
+    interrupted = _lines(record, "worker_int")
+    assert interrupted and all(x[1] == "True" for x in interrupted)
+    assert _lines(record, "on_exit") == [[str(master)]]
+    exits = {x[0] for x in _lines(record, "worker_exit")}
+    assert str(worker) in exits  # retired by the reload
+    assert {x[0] for x in _lines(record, "child_exit")} >= exits
