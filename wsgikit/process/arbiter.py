@@ -607,7 +607,7 @@ class Arbiter:
             try:
                 code = self._run_child(handle, gen.plan.worker_main)
             finally:
-                os._exit(code)
+                _leave_child(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         handle.pid = pid
         handle.spawned_at = time.monotonic()
@@ -785,3 +785,22 @@ class Arbiter:
                 self._wait(0.02)
         for handle in self._handles.values():
             handle.slot.close()
+
+
+def _leave_child(code: int) -> None:
+    """End a forked worker with ``code``; nothing may return into the master's code.
+
+    A stop signal's handler raises ``SystemExit`` in a worker that has not begun
+    serving; arriving while the worker exits (coverage, for one, saves its data
+    inside a patched ``os._exit``), that exception must not unwind the child into
+    the master's loop. So the stop signals are blocked first, and the exit retried.
+    """
+    while True:
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+            os._exit(code)
+        except BaseException:  # noqa: S110 - whatever it is, leave anyway
+            continue
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
