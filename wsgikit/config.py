@@ -761,6 +761,37 @@ class Config:
         convert=_env_pairs,
         section="application",
     )
+    # --- development
+    reload: bool = setting(
+        False,
+        "--reload",
+        action="store_true",
+        help="Restart the workers when a source file changes (development): the *.py files "
+        "under the working directory and --pythonpath, and --reload-extra-file. A new "
+        "generation of workers takes over as on HUP; if it cannot load the app, the old "
+        "workers keep serving.",
+        convert=_bool,
+        section="development",
+    )
+    reload_engine: str = setting(
+        "auto",
+        "--reload-engine",
+        metavar="STRING",
+        help="How --reload notices changes: watchfiles (needs the reload extra; alias "
+        "inotify), poll (stat the files every second), or auto (watchfiles when installed).",
+        convert=_choice("auto", "poll", "watchfiles", aliases={"inotify": "watchfiles"}),
+        section="development",
+    )
+    reload_extra_files: tuple[str, ...] = setting(
+        (),
+        "--reload-extra-file",
+        action="append",
+        metavar="FILE",
+        help="With --reload, also watch this file (or every file under this directory); "
+        "repeatable.",
+        convert=_paths,
+        section="development",
+    )
     # --- process
     daemon: bool = setting(
         False,

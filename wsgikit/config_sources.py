@@ -67,8 +67,6 @@ NO_EFFECT: Mapping[str, NoEffect] = {
         ("--capture-output",),
         takes_value=False,
     ),
-    "reload": NoEffect("code reloading is not supported; send HUP to reload"),
-    "reload_engine": NoEffect("code reloading is not supported; send HUP to reload"),
     "sendfile": NoEffect(
         "wsgi.file_wrapper responses always use sendfile() when they can",
         ("--no-sendfile",),

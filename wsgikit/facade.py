@@ -231,7 +231,7 @@ def _run_in_process(
     service: _Service | None = None,
 ) -> int:
     """workers=0: serve in this process, for embedding and development."""
-    for name in ("max_requests", "timeout", "max_worker_memory"):
+    for name in ("max_requests", "timeout", "max_worker_memory", "reload"):
         if getattr(config, name) != SETTINGS[name].default:
             logs.error.warning(
                 "%s has no effect with workers=0 (no supervisor to restart a worker)", name

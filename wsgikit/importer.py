@@ -46,7 +46,11 @@ def _user_traceback() -> str:
         or "importlib" in tb.tb_frame.f_code.co_filename.split("/")[-2:-1]
     ):
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+    if tb is None:
+        # Nothing of the user's code ran: a SyntaxError says where it is by itself
+        # (file, line and caret), without the import machinery's frames.
+        return "".join(traceback.format_exception_only(type(exc), exc))
+    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def _parse(spec: str) -> tuple[str, str, tuple[Any, ...], dict[str, Any], bool]:

@@ -4,7 +4,10 @@ This is the only module that knows both sides: the supervisor
 (:mod:`wsgikit.process`, which knows nothing of HTTP) and the worker loops
 (:mod:`wsgikit.server`). It turns a :class:`Config` into a ``worker_main``
 and a :class:`~wsgikit.process.WorkerPlan` (through :mod:`wsgikit.translate`);
-workers switch to the configured user and group.
+workers switch to the configured user and group. It also wires two
+development aids onto the supervisor: the event channel of
+``$WSGIKIT_READY_FD`` (:mod:`wsgikit.readiness`, on the hooks) and
+``--reload`` (:mod:`wsgikit.reloader`, a master service).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from .process import (
 )
 from .process.master_services import MasterService
 from .process.memory import memory_readable
+from .readiness import channel_from_env, reporting_hooks
+from .reloader import ReloadService, WatchSpec
 from .server import describe, make_server, open_listener
 from .translate import process_hooks, server_options, worker_plan
 from .wsgi import WSGIApp
@@ -134,6 +139,8 @@ def open_services(
                 )
             )
             logs.error.info("Control socket at: %s", path)
+        if config.reload:
+            services.append(_reload_service(config, logs))
         if config.statsd_host:
             try:
                 services.append(
@@ -150,6 +157,18 @@ def open_services(
     if config.max_worker_memory and not memory_readable():
         logs.error.warning("max_worker_memory needs /proc to read memory use; it has no effect")
     return services
+
+
+def _reload_service(config: Config, logs: Logs) -> ReloadService:
+    """``--reload``: watch the project's files; a change reloads the workers, as HUP."""
+    spec = WatchSpec.for_project([os.getcwd(), *config.pythonpath], config.reload_extra_files)
+    try:
+        service = ReloadService(spec, config.reload_engine, logs.error)
+    except RuntimeError as exc:
+        raise ConfigError("reload_engine", str(exc)) from None
+    dirs = ", ".join(spec.watched_dirs()) or "nothing"
+    logs.error.info("reload: watching %s with %s", dirs, service.engine)
+    return service
 
 
 def _plan(
@@ -205,10 +224,21 @@ def run_supervised(
         running[0] = new
         return plan
 
+    if preloaded is not None and config.reload:
+        logs.error.warning(
+            "reload: the app is loaded in the master (--preload, or an app object), so new "
+            "workers reuse it and code changes are not picked up"
+        )
+    hooks = process_hooks(config, compat)
+    channel, problem = channel_from_env(os.environ)
+    if problem:
+        logs.error.warning("%s", problem)
+    if channel is not None:
+        hooks = reporting_hooks(hooks, channel)
     try:
         arbiter = Arbiter(
             first,
-            hooks=process_hooks(config, compat),
+            hooks=hooks,
             logger=logs.error,
             reload=reload,
             reopen_logs=logs.reopen,

@@ -1,0 +1,135 @@
+"""A pre-fork server tells whoever started it what happens to it, without calling the app.
+
+A process that starts a server (:class:`~wsgikit.testing.LiveServer`, or a
+supervisor of your own) opens a file (or a pipe) for writing, lets the server
+inherit it, and names its descriptor in ``$WSGIKIT_READY_FD``. The server then
+appends one line per event::
+
+    ready <master pid>       the first worker booted (the point of the when_ready hook)
+    forked <worker pid>      a worker process started (post_fork)
+    booted <worker pid>      a worker loaded the app and serves (post_worker_init)
+    exited <worker pid>      the master reaped a worker (child_exit)
+    reloading <master pid>   a reload began (HUP or --reload; on_reload)
+
+A readiness probe over HTTP would run the app's code and show in its logs; this
+channel does neither. Each line is one ``write()`` far below ``PIPE_BUF``, so lines
+from the master and the workers never interleave, and a full pipe drops the line
+instead of blocking the server. The events are reported through the supervisor's
+hooks (the user's hooks still run), so :mod:`wsgikit.process` knows nothing of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .process import Hooks
+
+__all__ = ["READY_FD_ENV", "EventChannel", "ServerEvents", "channel_from_env", "reporting_hooks"]
+
+#: The environment variable naming the descriptor the server writes its events to.
+READY_FD_ENV = "WSGIKIT_READY_FD"
+
+
+class EventChannel:
+    """The writing end: one line per event on an inherited descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK | os.O_APPEND)
+
+    def emit(self, event: str, pid: int | None = None) -> None:
+        """Write ``event <pid>``; never raises (a reader that went away is not our problem)."""
+        line = f"{event} {os.getpid() if pid is None else pid}\n".encode()
+        try:
+            os.write(self.fd, line)
+        except OSError:
+            pass
+
+
+def channel_from_env(environ: Mapping[str, str]) -> tuple[EventChannel | None, str]:
+    """The channel ``$WSGIKIT_READY_FD`` names, or None; and a problem to log, if any."""
+    value = environ.get(READY_FD_ENV)
+    if not value:
+        return None, ""
+    try:
+        return EventChannel(int(value)), ""
+    except (ValueError, OSError) as exc:
+        return None, f"{READY_FD_ENV}={value!r} is not an open file descriptor ({exc}); ignored"
+
+
+def reporting_hooks(hooks: Hooks, channel: EventChannel) -> Hooks:
+    """``hooks`` with each lifecycle point also reported on ``channel`` (ours first)."""
+
+    def worker_pid(*args: Any) -> int:
+        # child_exit(arbiter, worker): the worker handle carries the pid.
+        return int(getattr(args[-1], "pid", 0)) if args else 0
+
+    def chain(name: str, event: str, pid: Callable[..., int | None]) -> Callable[..., None]:
+        user = getattr(hooks, name)
+
+        def hook(*args: Any) -> None:
+            channel.emit(event, pid(*args))
+            if user is not None:
+                user(*args)
+
+        return hook
+
+    def own_pid(*_args: Any) -> int | None:
+        return None
+
+    return dataclasses.replace(
+        hooks,
+        when_ready=chain("when_ready", "ready", own_pid),
+        post_fork=chain("post_fork", "forked", own_pid),
+        post_worker_init=chain("post_worker_init", "booted", own_pid),
+        child_exit=chain("child_exit", "exited", worker_pid),
+        on_reload=chain("on_reload", "reloading", own_pid),
+    )
+
+
+@dataclasses.dataclass
+class ServerEvents:
+    """The reading end: what the lines written so far say about the server."""
+
+    ready: bool = False
+    master_pid: int | None = None
+    #: Live workers, pid -> "forked" or "booted", in the order they started.
+    workers: dict[int, str] = dataclasses.field(default_factory=dict)
+    #: Workers that exited, in order, with whether they had booted.
+    exited: list[tuple[int, bool]] = dataclasses.field(default_factory=list)
+    reloads: int = 0
+    #: Workers forked since the last reload began (the new generation).
+    generation: list[int] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str) -> ServerEvents:
+        state = cls()
+        for line in text.splitlines():
+            event, _, pid_text = line.partition(" ")
+            try:
+                pid = int(pid_text)
+            except ValueError:
+                continue  # a torn last line: the rest of it comes later
+            if event == "ready":
+                state.ready, state.master_pid = True, pid
+            elif event == "forked":
+                state.workers[pid] = "forked"
+                state.generation.append(pid)
+            elif event == "booted":
+                state.workers[pid] = "booted"
+            elif event == "exited":
+                state.exited.append((pid, state.workers.pop(pid, "") == "booted"))
+            elif event == "reloading":
+                state.reloads += 1
+                state.generation = []
+        return state
+
+    @property
+    def booted(self) -> list[int]:
+        """PIDs of live workers that serve."""
+        return [pid for pid, how in self.workers.items() if how == "booted"]
