@@ -1,8 +1,28 @@
-"""pytest fixtures for a live wsgikit server (registered via the ``pytest11`` entry point).
+"""pytest fixtures for live wsgikit servers (registered through the ``pytest11`` entry point).
 
-- ``wsgikit_server``: a factory; ``wsgikit_server(app, **settings)`` starts a
-  :class:`~wsgikit.testing.LiveServer` and stops it after the test.
-- ``live_server``: serves the ``wsgi_app`` fixture that your conftest defines.
+Every fixture is named under wsgikit's prefix, so another plugin cannot hide it:
+
+- ``wsgikit_live_server``: a :class:`~wsgikit.testing.LiveServer` serving your
+  ``wsgi_app`` fixture for one test; ``wsgikit_live_server_module`` and
+  ``wsgikit_live_server_session`` serve it for a whole module or session (your
+  ``wsgi_app`` fixture must then have that scope or a broader one).
+- ``wsgikit_server``: a factory, ``wsgikit_server(app, **settings)``, whose
+  servers stop after the test; ``wsgikit_server_module`` and
+  ``wsgikit_server_session`` keep theirs for the module or session and give the
+  same server back for the same arguments.
+- ``live_server``: an alias of ``wsgikit_live_server``, defined only when no other
+  plugin defines one (pytest-flask and pytest-django do; theirs is left alone).
+
+Thread or pre-fork: ``workers=0`` serves from a thread of the test process,
+``workers >= 1`` runs the real pre-fork server. The ``wsgikit_live_server``
+fixtures take their settings from the ``--wsgikit-workers`` option (or the
+``wsgikit_workers`` ini value) and the ``@pytest.mark.wsgikit(**settings)`` marker
+(on a test, a class or a module; the closest wins). :func:`server_fixture`
+declares a fixture of your own, of any scope, in a conftest.
+
+When a test fails, the report has a section with what its pre-fork servers
+logged during the test. This module is imported before coverage starts, so it
+imports the rest of wsgikit lazily.
 """
 
 from __future__ import annotations
@@ -15,39 +35,256 @@ import pytest
 if TYPE_CHECKING:  # imported lazily: pytest loads this plugin before coverage starts
     from .testing import LiveServer
 
-__all__ = ["wsgikit_server", "live_server"]
+__all__ = [
+    "ServerFactory",
+    "server_fixture",
+    "wsgikit_live_server",
+    "wsgikit_live_server_module",
+    "wsgikit_live_server_session",
+    "wsgikit_server",
+    "wsgikit_server_module",
+    "wsgikit_server_session",
+]
+
+MARKER = "wsgikit"
+_LOG_SECTION = "wsgikit server log"
 
 
-@pytest.fixture
-def wsgikit_server() -> Iterator[Callable[..., LiveServer]]:
-    """Start live servers for this test; all are stopped at teardown."""
-    from .testing import LiveServer
+# ----------------------------------------------------------------- configuration
 
-    started: list[LiveServer] = []
 
-    def start(app: Any, **settings: Any) -> LiveServer:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wsgikit", "wsgikit live servers")
+    group.addoption(
+        "--wsgikit-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="workers of the wsgikit_live_server fixtures: 0 serves from a thread (the "
+        "default), N >= 1 runs a real pre-fork server with N workers",
+    )
+    parser.addini(
+        "wsgikit_workers",
+        "default of --wsgikit-workers (0: thread, N >= 1: pre-fork)",
+        default="0",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): settings of the wsgikit_live_server fixtures for these tests, "
+        "e.g. workers=2 (a pre-fork server), threads=4",
+    )
+    # pytest-flask and pytest-django define `live_server`; when two plugins define a
+    # fixture, the one registered last wins, and plugin order is not ours to choose. So
+    # the alias exists only when no other plugin has one: theirs is never hidden.
+    this = config.pluginmanager.get_plugin("wsgikit")
+    others = [p for p in config.pluginmanager.get_plugins() if p is not this]
+    if not any(_is_fixture(getattr(p, "live_server", None)) for p in others):
+        config.pluginmanager.register(_LiveServerAlias(), "wsgikit-live-server-alias")
+
+
+def _is_fixture(obj: object) -> bool:
+    return type(obj).__name__ == "FixtureFunctionDefinition" or hasattr(
+        obj, "_pytestfixturefunction"
+    )
+
+
+class _LiveServerAlias:
+    """Holds the ``live_server`` alias, registered only when no other plugin has one."""
+
+    @pytest.fixture
+    def live_server(self, wsgikit_live_server: LiveServer) -> LiveServer:
+        """Alias of ``wsgikit_live_server`` (absent when pytest-flask or pytest-django
+        defines its own ``live_server``)."""
+        return wsgikit_live_server
+
+
+def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings for a wsgikit_live_server fixture: the option, then the markers
+    from the farthest to the closest node."""
+    option = request.config.getoption("wsgikit_workers")
+    workers = int(request.config.getini("wsgikit_workers") if option is None else option)
+    settings: dict[str, Any] = {"workers": workers}
+    for mark in reversed(list(request.node.iter_markers(MARKER))):
+        if mark.args:
+            raise pytest.UsageError(f"@pytest.mark.{MARKER} takes settings as keywords only")
+        settings.update(mark.kwargs)
+    return settings
+
+
+def _wsgi_app(request: pytest.FixtureRequest) -> Any:
+    try:
+        return request.getfixturevalue("wsgi_app")
+    except pytest.FixtureLookupError:
+        pytest.fail(
+            f"{request.fixturename} serves your 'wsgi_app' fixture: define one in conftest.py "
+            "returning your WSGI app (or its import string, e.g. 'myproject.wsgi:application')",
+            pytrace=False,
+        )
+
+
+# ----------------------------------------------------------------- factories
+
+
+class ServerFactory:
+    """``factory(app, **settings)`` starts a :class:`~wsgikit.testing.LiveServer`;
+    all are stopped by :meth:`close`. With ``reuse``, the same arguments give the
+    server already running (for module- and session-scoped factories)."""
+
+    def __init__(self, reuse: bool = False) -> None:
+        self.reuse = reuse
+        self.servers: list[LiveServer] = []
+        self._by_key: dict[str, LiveServer] = {}
+
+    def __call__(self, app: Any, **settings: Any) -> LiveServer:
+        from .testing import LiveServer
+
+        key = repr((app if isinstance(app, str) else id(app), sorted(settings.items())))
+        if self.reuse and key in self._by_key:
+            server = self._by_key[key]
+            server.check_alive()
+            return server
         server = LiveServer(app, **settings)
         server.start()
-        started.append(server)
+        self.servers.append(server)
+        self._by_key[key] = server
         return server
 
-    try:
-        yield start
-    finally:
-        for server in reversed(started):
+    def close(self) -> None:
+        """Stop every server this factory started, newest first; then report any that
+        had died on its own (its log is in the error)."""
+        from .testing import ServerError
+
+        errors: list[str] = []
+        for server in reversed(self.servers):
+            if not server.exit_reported:  # else the test failed with this already
+                try:
+                    server.check_alive()
+                except ServerError as exc:
+                    errors.append(str(exc))
             server.stop()
+        self.servers.clear()
+        self._by_key.clear()
+        if errors:
+            raise ServerError("\n\n".join(errors))
+
+
+def _factory(reuse: bool) -> Iterator[ServerFactory]:
+    factory = ServerFactory(reuse)
+    try:
+        yield factory
+    finally:
+        factory.close()
 
 
 @pytest.fixture
-def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    """A server for the ``wsgi_app`` fixture (define it in your conftest.py)."""
+def wsgikit_server() -> Iterator[ServerFactory]:
+    """Start live servers for this test: ``wsgikit_server(app, **settings)``; all stop
+    at teardown. ``workers=0`` (default) serves from a thread, ``workers >= 1`` pre-fork."""
+    yield from _factory(reuse=False)
+
+
+@pytest.fixture(scope="module")
+def wsgikit_server_module() -> Iterator[ServerFactory]:
+    """Like ``wsgikit_server``, but servers live until the module's last test, and the
+    same arguments give the same server."""
+    yield from _factory(reuse=True)
+
+
+@pytest.fixture(scope="session")
+def wsgikit_server_session() -> Iterator[ServerFactory]:
+    """Like ``wsgikit_server``, but servers live for the whole session, and the same
+    arguments give the same server."""
+    yield from _factory(reuse=True)
+
+
+# ----------------------------------------------------------------- wsgi_app servers
+
+
+def _live(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    factory = ServerFactory()
+    try:
+        yield factory(_wsgi_app(request), **_settings(request))
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def wsgikit_live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A live server for your ``wsgi_app`` fixture, for one test."""
+    yield from _live(request)
+
+
+@pytest.fixture(scope="module")
+def wsgikit_live_server_module(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A live server for your ``wsgi_app`` fixture, shared by the tests of a module."""
+    yield from _live(request)
+
+
+@pytest.fixture(scope="session")
+def wsgikit_live_server_session(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A live server for your ``wsgi_app`` fixture, shared by the whole session."""
+    yield from _live(request)
+
+
+def server_fixture(
+    app: Any, *, scope: str = "session", **settings: Any
+) -> Callable[..., Iterator[LiveServer]]:
+    """Declare a live-server fixture of your own in a conftest::
+
+        site = server_fixture("myproject.wsgi:application", scope="session", workers=2)
+
+    makes a fixture named ``site`` (the name it is assigned to) serving ``app``
+    with ``settings`` for the given ``scope``.
+    """
+
+    def fixture() -> Iterator[LiveServer]:
+        factory = ServerFactory()
+        try:
+            yield factory(app, **settings)
+        finally:
+            factory.close()
+
+    return pytest.fixture(scope=scope)(fixture)  # type: ignore[call-overload, no-any-return]
+
+
+# ----------------------------------------------------------------- failure reports
+
+
+def _servers_of(item: pytest.Item) -> list[LiveServer]:
+    """The pre-fork servers a test used: its fixtures' servers and factories' servers."""
     from .testing import LiveServer
 
-    try:
-        app = request.getfixturevalue("wsgi_app")
-    except pytest.FixtureLookupError:
-        raise pytest.UsageError(
-            "the live_server fixture serves your 'wsgi_app' fixture: define one in conftest.py"
-        ) from None
-    with LiveServer(app) as server:
-        yield server
+    found: list[LiveServer] = []
+    for value in getattr(item, "funcargs", {}).values():
+        candidates = value.servers if isinstance(value, ServerFactory) else [value]
+        for server in candidates:
+            if isinstance(server, LiveServer) and server.prefork and server not in found:
+                found.append(server)
+    return found
+
+
+_OFFSETS = pytest.StashKey[dict[int, int]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Remember where each shared server's log stood when the test began."""
+    item.stash[_OFFSETS] = {id(s): s.log_size() for s in _servers_of(item)}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed and call.when in ("call", "teardown"):
+        offsets = item.stash.get(_OFFSETS, {})
+        for server in _servers_of(item):
+            text = server.log_text()
+            start = offsets.get(id(server), 0)
+            if 0 < start < len(text):
+                text = f"{text[:start]}----- {item.name} began here -----\n{text[start:]}"
+            report.sections.append((f"{_LOG_SECTION}, pid {server.master_pid}", text))

@@ -28,7 +28,14 @@ from typing import Any
 
 from .process import Hooks
 
-__all__ = ["READY_FD_ENV", "EventChannel", "ServerEvents", "channel_from_env", "reporting_hooks"]
+__all__ = [
+    "READY_FD_ENV",
+    "EventChannel",
+    "Reload",
+    "ServerEvents",
+    "channel_from_env",
+    "reporting_hooks",
+]
 
 #: The environment variable naming the descriptor the server writes its events to.
 READY_FD_ENV = "WSGIKIT_READY_FD"
@@ -93,6 +100,14 @@ def reporting_hooks(hooks: Hooks, channel: EventChannel) -> Hooks:
 
 
 @dataclasses.dataclass
+class Reload:
+    """One reload as the events tell it: the workers serving when it began, and the new ones."""
+
+    before: tuple[int, ...]
+    new: list[int] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class ServerEvents:
     """The reading end: what the lines written so far say about the server."""
 
@@ -102,32 +117,36 @@ class ServerEvents:
     workers: dict[int, str] = dataclasses.field(default_factory=dict)
     #: Workers that exited, in order, with whether they had booted.
     exited: list[tuple[int, bool]] = dataclasses.field(default_factory=list)
-    reloads: int = 0
-    #: Workers forked since the last reload began (the new generation).
-    generation: list[int] = dataclasses.field(default_factory=list)
+    #: Every reload so far, in order.
+    reload_history: list[Reload] = dataclasses.field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str) -> ServerEvents:
+        """The state after the events in ``text`` (a torn last line is left for later)."""
         state = cls()
-        for line in text.splitlines():
+        for line in text.splitlines(keepends=True):
             event, _, pid_text = line.partition(" ")
-            try:
-                pid = int(pid_text)
-            except ValueError:
-                continue  # a torn last line: the rest of it comes later
+            if not line.endswith("\n") or not pid_text.strip().isdigit():
+                continue
+            pid = int(pid_text)
             if event == "ready":
                 state.ready, state.master_pid = True, pid
             elif event == "forked":
                 state.workers[pid] = "forked"
-                state.generation.append(pid)
+                if state.reload_history:
+                    state.reload_history[-1].new.append(pid)
             elif event == "booted":
                 state.workers[pid] = "booted"
             elif event == "exited":
                 state.exited.append((pid, state.workers.pop(pid, "") == "booted"))
             elif event == "reloading":
-                state.reloads += 1
-                state.generation = []
+                state.reload_history.append(Reload(tuple(state.workers)))
         return state
+
+    @property
+    def reloads(self) -> int:
+        """How many reloads began."""
+        return len(self.reload_history)
 
     @property
     def booted(self) -> list[int]:

@@ -1,30 +1,54 @@
-"""A real server for tests: :class:`LiveServer`.
+"""A real server for tests: :class:`LiveServer`, and a :class:`Client` that speaks real HTTP.
 
-``LiveServer(app)`` serves ``app`` from a thread of the calling process
-(fast, shares the test's memory); ``LiveServer("pkg.mod:app", workers=2)``
-runs the real pre-fork server in a subprocess. Both bind 127.0.0.1 on a port
-chosen by the OS, wait until the server answers, and stop it (by PID for a
-subprocess) when the ``with`` block ends.
+``LiveServer(app)`` serves ``app`` from a thread of the calling process (fast,
+shares the test's memory); ``LiveServer("pkg.mod:app", workers=2)`` runs the
+real pre-fork server in a subprocess. Both bind 127.0.0.1 on a port chosen by
+the OS and stop the server (by PID for a subprocess) when the ``with`` block
+ends.
+
+A pre-fork server is ready when its first worker has booted: the master says so
+on a descriptor named by ``$WSGIKIT_READY_FD`` (see :mod:`wsgikit.readiness`),
+and says the same of every worker it starts, replaces or retires, so a test can
+send a signal and wait for its effect. Nothing calls the app to find out. When
+the server fails to start, or exits during a test, the error carries its log.
 """
 
 from __future__ import annotations
 
 import http.client
+import json as jsonlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+import traceback
+import urllib.parse
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import Config
+from .readiness import READY_FD_ENV, ServerEvents
 
-__all__ = ["LiveServer", "Response"]
+__all__ = ["Client", "LiveServer", "Response", "ServerError", "import_string_of"]
+
+T = TypeVar("T")
+_SIGKILL = signal.SIGKILL  # a default argument of methods; LiveServer.signal shadows the module
+
+
+class ServerError(AssertionError):
+    """The server failed to start, died, or did not do what a test waited for.
+
+    The message ends with the server's log, so the test report shows it. An
+    ``AssertionError``, because for a test this is a failure, not an error in
+    the test's own code.
+    """
 
 
 def _cli_args(settings: Mapping[str, Any]) -> list[str]:
@@ -48,30 +72,180 @@ def _cli_args(settings: Mapping[str, Any]) -> list[str]:
     return args
 
 
+def import_string_of(app: Any) -> str:
+    """``module:name`` for an app defined at the top level of an importable module.
+
+    A pre-fork server loads the app in other processes, so it needs to know
+    where to import it from; a function or object bound to a module-level name
+    (a Flask app, a plain WSGI function) is found by identity. Anything else
+    gets a ``TypeError`` saying to pass an import string.
+    """
+    if isinstance(app, str):
+        return app
+    candidates = [getattr(app, "__module__", None), getattr(app, "import_name", None)]
+    for module_name in candidates:
+        module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+        if module is None or module_name == "__main__":
+            continue
+        qualname = getattr(app, "__qualname__", None)
+        if isinstance(qualname, str) and "<" not in qualname and "." not in qualname:
+            if getattr(module, qualname, None) is app:
+                return f"{module_name}:{qualname}"
+        for name, value in vars(module).items():
+            if value is app and not name.startswith("_"):
+                return f"{module_name}:{name}"
+    raise TypeError(
+        f"a pre-fork server imports the app in its worker processes: give it as an import "
+        f"string like 'myproject.wsgi:application' (could not find {app!r} at the top level "
+        f"of an importable module)"
+    )
+
+
+def _child_pythonpath() -> str:
+    """The import path entries this process has in front of the standard ones (the
+    test's rootdir, pytest's ``pythonpath``, ``$PYTHONPATH``), so the server imports
+    the same modules the test sees."""
+    standard = {os.path.realpath(p) for p in sysconfig.get_paths().values() if isinstance(p, str)}
+    entries: list[str] = []
+    for entry in sys.path:
+        path = os.path.realpath(entry or os.getcwd())
+        if path in standard or path.endswith(".zip"):
+            break
+        if os.path.isdir(path) and path not in entries:
+            entries.append(path)
+    inherited = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join(entries + ([inherited] if inherited else []))
+
+
+# ------------------------------------------------------------------ client
+
+
 @dataclass
 class Response:
-    """A response as :meth:`LiveServer.request` saw it."""
+    """A response as the client saw it: ``status``, ``reason``, ``headers``, ``body``."""
 
     status: int
     headers: http.client.HTTPMessage
     body: bytes
+    reason: str = ""
 
     @property
     def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
+        """The body decoded with the charset of Content-Type (UTF-8 when none)."""
+        charset = self.headers.get_content_charset() or "utf-8"
+        return self.body.decode(charset, "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return jsonlib.loads(self.body)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is below 400."""
+        return self.status < 400
+
+    def __repr__(self) -> str:
+        body = self.body if len(self.body) <= 80 else self.body[:77] + b"..."
+        return f"<Response {self.status} {self.reason} {body!r}>"
+
+
+class Client:
+    """Real HTTP to a server, one connection per request (``http.client``).
+
+    ``client.get("/users", params={"page": 2})``, ``client.post("/users",
+    json={...})``, ``client.post("/login", data={"user": "x"})`` (a form);
+    each returns a :class:`Response`. A request that fails because the server
+    died raises :class:`ServerError` with the server's log.
+    """
+
+    def __init__(self, server: LiveServer, timeout: float = 10.0) -> None:
+        self.server = server
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path: str = "/",
+        *,
+        body: bytes | str | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """Send one request and read the whole response."""
+        head = dict(headers or {})
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            head.setdefault("Content-Type", "application/json")
+        elif data is not None:
+            body = urllib.parse.urlencode(data).encode()
+            head.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if isinstance(body, str):
+            body = body.encode()
+        if params:
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
+        wait = self.timeout if timeout is None else timeout
+        server = self.server
+        conn = (
+            http.client.HTTPSConnection(
+                server.host, server.port, timeout=wait, context=server._client_context()
+            )
+            if server.tls
+            else http.client.HTTPConnection(server.host, server.port, timeout=wait)
+        )
+        try:
+            conn.request(method, path, body=body, headers=head)
+            resp = conn.getresponse()
+            return Response(resp.status, resp.headers, resp.read(), resp.reason)
+        except (OSError, http.client.HTTPException):
+            self.server.check_alive()  # a dead server says so, with its log
+            raise
+        finally:
+            conn.close()
+
+    def get(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("GET", path, **kwargs)
+
+    def head(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("HEAD", path, **kwargs)
+
+    def options(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("OPTIONS", path, **kwargs)
+
+    def post(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str = "/", **kwargs: Any) -> Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+# ------------------------------------------------------------------ server
 
 
 class LiveServer:
     """Serve a WSGI app on 127.0.0.1 for the duration of a ``with`` block.
 
-    ``app`` is a WSGI callable (thread mode only) or an import string; ``port`` 0
-    (the default) lets the OS choose.
-    ``workers=0`` (the default) runs in a thread; ``workers >= 1`` runs
-    ``python -m wsgikit`` in a subprocess. Other keyword arguments are settings
-    of :class:`~wsgikit.config.Config` (thread mode) or CLI flags spelled as
-    setting names (subprocess mode, e.g. ``threads=4``); ``env`` and ``cwd``
-    apply to the subprocess.
+    ``app`` is a WSGI callable or an import string. ``workers=0`` (the
+    default) serves from a thread; ``workers >= 1`` runs ``python -m wsgikit``
+    in a subprocess (an app given as a callable must then live at the top
+    level of a module, see :func:`import_string_of`). Other keyword arguments
+    are settings of :class:`~wsgikit.config.Config` (thread mode) or the same
+    names turned into command-line flags (subprocess mode, e.g. ``threads=4``);
+    ``env`` and ``cwd`` apply to the subprocess, which also gets this process's
+    import path. ``port`` 0 (the default) lets the OS choose; a ``certfile``
+    setting makes it serve HTTPS, and the client speaks HTTPS to it.
     """
+
+    #: Seconds ``stop()`` waits beyond the graceful timeout before it kills.
+    stop_margin = 5.0
 
     def __init__(
         self,
@@ -80,7 +254,7 @@ class LiveServer:
         workers: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
-        startup_timeout: float = 15.0,
+        startup_timeout: float = 30.0,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         **settings: Any,
@@ -94,12 +268,18 @@ class LiveServer:
         self.cwd = cwd
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
+        self.client = Client(self)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._thread_error: str = ""
         self._listeners: list[Any] = []
-        self._log: Any = None
+        self._log: str | None = None
+        self._events: str | None = None
+        self._stopping = False
+        #: Whether an error already told the test that the server died.
+        self.exit_reported = False
 
-    # ---------------------------------------------------------------- url
+    # ------------------------------------------------------------ queries
 
     @property
     def tls(self) -> bool:
@@ -108,7 +288,9 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https`` with TLS)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def _client_context(self) -> Any:
         import ssl
@@ -120,6 +302,65 @@ class LiveServer:
         context.verify_mode = ssl.CERT_NONE
         return context
 
+    @property
+    def prefork(self) -> bool:
+        """Whether this is a pre-fork server in a subprocess (else a thread of this process)."""
+        return self.workers > 0
+
+    @property
+    def master_pid(self) -> int:
+        """The PID of the pre-fork master (the subprocess)."""
+        if self.process is None:
+            raise RuntimeError("master_pid: this server runs in a thread, not a pre-fork master")
+        return self.process.pid
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """PIDs of the workers that serve now (booted, not yet exited), oldest first."""
+        return self.events().booted
+
+    @property
+    def exit_status(self) -> int | None:
+        """The subprocess's exit status once it has exited, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def events(self) -> ServerEvents:
+        """What the pre-fork server reported so far (see :mod:`wsgikit.readiness`)."""
+        if self._events is None:
+            return ServerEvents()
+        with open(self._events, encoding="ascii", errors="replace") as file:
+            return ServerEvents.parse(file.read())
+
+    def log_text(self) -> str:
+        """What a subprocess server has logged so far (stdout and stderr)."""
+        if self._log is None:
+            return ""
+        with open(self._log, encoding="utf-8", errors="replace") as file:
+            return file.read()
+
+    def log_size(self) -> int:
+        """The log's length so far; ``log_text()[size:]`` is what came after."""
+        return len(self.log_text())
+
+    def check_alive(self) -> None:
+        """Raise :class:`ServerError` (with the log) if the server died or its thread failed."""
+        if self._thread_error:
+            raise ServerError(f"the server thread failed:\n{self._thread_error}")
+        if self.process is not None and not self._stopping:
+            code = self.process.poll()
+            if code is not None:
+                self.exit_reported = True
+                raise self._error(f"the server exited with {_describe(code)}")
+
+    def _error(self, message: str) -> ServerError:
+        if self.process is None:
+            return ServerError(message)
+        return ServerError(
+            f"{message}\n--- log of the server (pid {self.process.pid}) ---\n{self.log_text()}"
+        )
+
+    # ---------------------------------------------------- requests (old spelling)
+
     def request(
         self,
         method: str,
@@ -128,23 +369,118 @@ class LiveServer:
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
     ) -> Response:
-        """Make one request on a new connection (http.client) and read the response."""
-        conn = (
-            http.client.HTTPSConnection(
-                self.host, self.port, timeout=timeout, context=self._client_context()
-            )
-            if self.tls
-            else http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        )
-        try:
-            conn.request(method, path, body=body, headers=dict(headers or {}))
-            resp = conn.getresponse()
-            return Response(resp.status, resp.headers, resp.read())
-        finally:
-            conn.close()
+        """Make one request on a new connection; ``self.client`` has more."""
+        return self.client.request(method, path, body=body, headers=headers, timeout=timeout)
 
     def get(self, path: str = "/", **kwargs: Any) -> Response:
-        return self.request("GET", path, **kwargs)
+        return self.client.get(path, **kwargs)
+
+    def webtest(self) -> Any:
+        """A ``webtest.TestApp`` that sends its requests over real HTTP to this server
+        (needs the WebTest and WSGIProxy2 packages)."""
+        import importlib
+
+        return importlib.import_module("webtest").TestApp(self.url)
+
+    # ---------------------------------------------------------- waiting
+
+    def wait_for(self, condition: Callable[[], T], what: str, timeout: float | None = None) -> T:
+        """Poll ``condition`` until it returns something true and return that.
+
+        Raises :class:`ServerError` with the log when the server dies meanwhile or
+        ``timeout`` (default ``startup_timeout``) passes.
+        """
+        deadline = time.monotonic() + (self.startup_timeout if timeout is None else timeout)
+        while True:
+            value = condition()
+            if value:
+                return value
+            self.check_alive()
+            if time.monotonic() >= deadline:
+                raise self._error(f"timed out waiting for {what}")
+            time.sleep(0.02)
+
+    def wait_for_log(self, text: str, timeout: float | None = None) -> str:
+        """Wait until ``text`` appears in the log; return the log."""
+        return self.wait_for(
+            lambda: self.log_text() if text in self.log_text() else "", repr(text), timeout
+        )
+
+    def wait_workers(self, count: int | None = None, timeout: float | None = None) -> list[int]:
+        """Wait until ``count`` workers (default: ``workers``) serve; return their PIDs."""
+        want = self.workers if count is None else count
+        return self.wait_for(
+            lambda: (lambda pids: pids if len(pids) == want else [])(self.worker_pids),
+            f"{want} booted worker(s)",
+            timeout,
+        )
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the pre-fork master."""
+        if self.process is None:
+            raise RuntimeError("signal(): this server runs in a thread, not a pre-fork master")
+        if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            self._stopping = True  # the test stops it: its exit is not a failure
+        self.process.send_signal(signum)
+
+    def kill_worker(self, pid: int | None = None, signum: int = _SIGKILL) -> int:
+        """Send ``signum`` to a worker (default: the oldest that serves); return its PID."""
+        if pid is None:
+            pid = self.wait_workers(None)[0] if not self.worker_pids else self.worker_pids[0]
+        os.kill(pid, signum)
+        return pid
+
+    def replace_worker(
+        self, pid: int | None = None, signum: int = _SIGKILL, timeout: float | None = None
+    ) -> tuple[int, int]:
+        """Kill a worker and wait until the master booted its replacement: (old, new)."""
+        before = set(self.worker_pids)
+        old = self.kill_worker(pid, signum)
+
+        def replaced() -> int:
+            state = self.events()
+            if old in state.workers:
+                return 0
+            fresh = [p for p in state.booted if p not in before]
+            return fresh[0] if fresh else 0
+
+        return old, self.wait_for(replaced, f"a worker to replace {old}", timeout)
+
+    def reload(self, timeout: float | None = None) -> list[int]:
+        """Send HUP and wait until the new generation serves and the old one is gone.
+
+        Returns the new workers' PIDs; raises :class:`ServerError` (with the log,
+        which says why) if the new generation failed to boot.
+        """
+        count = self.events().reloads
+        self.signal(signal.SIGHUP)
+        return self.wait_reload(count + 1, timeout)
+
+    def wait_reload(self, number: int | None = None, timeout: float | None = None) -> list[int]:
+        """Wait until reload ``number`` (1 = the first since start; default: the next
+        one) completed; return the new workers' PIDs. A reload that failed (the new
+        workers could not load the app; the old ones keep serving) raises
+        :class:`ServerError` with the log."""
+        want = self.events().reloads + 1 if number is None else number
+
+        def done() -> list[int]:
+            state = self.events()
+            if state.reloads < want:
+                return []
+            reload = state.reload_history[want - 1]
+            failed = [pid for pid, booted in state.exited if pid in reload.new and not booted]
+            if failed:
+                raise self._error(
+                    f"reload {want} failed: new worker {failed[0]} exited before booting "
+                    "(the old workers keep serving)"
+                )
+            if not reload.new or any(state.workers.get(p) != "booted" for p in reload.new):
+                return []
+            if any(p in state.workers for p in reload.before):
+                return []
+            return list(reload.new)
+
+        return self.wait_for(done, f"reload {want} to complete", timeout)
 
     # ---------------------------------------------------------- lifecycle
 
@@ -155,31 +491,45 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self) -> LiveServer:
+        """Start serving; return self. Raises :class:`ServerError` (pre-fork, with the log),
+        or the error of the app or the settings (thread mode)."""
         if self.workers == 0:
             self._start_thread()
         else:
             self._start_process()
+        return self
 
     def _start_thread(self) -> None:
         from .facade import load_app
-        from .server import make_server, open_listeners
+        from .server import close_listeners, make_server, open_listeners
         from .translate import server_options
 
-        config = Config(bind=(f"{self.host}:{self.port}",), workers=0, **self.settings)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        config = Config(bind=(f"{host}:{self.port}",), workers=0, **self.settings)
         app = load_app(self.app)
         self._listeners = open_listeners(config.bind, config.backlog)
         self.port = self._listeners[0].getsockname()[1]
-        self._server = make_server(app, self._listeners, server_options(config))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"wsgikit-live-{self.port}", daemon=True
-        )
+        try:
+            self._server = make_server(app, self._listeners, server_options(config))
+        except BaseException:
+            close_listeners(self._listeners)
+            raise
+
+        def run() -> None:
+            try:
+                self._server.serve_forever()
+            except BaseException:
+                self._thread_error = traceback.format_exc()
+                raise
+
+        # The socket listens already: connections wait in its backlog until the loop
+        # runs, so the server is ready now, with nothing sent through the app.
+        self._thread = threading.Thread(target=run, name=f"wsgikit-live-{self.port}", daemon=True)
         self._thread.start()
-        self._wait_ready()
 
     def _start_process(self) -> None:
-        if not isinstance(self.app, str):
-            raise TypeError("a subprocess LiveServer needs the app as an import string")
+        spec = import_string_of(self.app)
         # We bind the socket and hand it over as fd://N: the port is known at once,
         # whatever the server logs and wherever it logs it.
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
@@ -188,73 +538,51 @@ class LiveServer:
         listener.listen(128)
         self.port = listener.getsockname()[1]
         fd = listener.fileno()
-        args = [sys.executable, "-m", "wsgikit", self.app, "-b", f"fd://{fd}"]
+        args = [sys.executable, "-m", "wsgikit", spec, "-b", f"fd://{fd}"]
         args += ["-w", str(self.workers)]
         args += _cli_args(self.settings)
-        self._log = tempfile.NamedTemporaryFile(prefix="wsgikit-live-", suffix=".log")
+        # Two files the server writes and we read by path: its output, and its events.
+        # They outlive stop() (a test reads the log after the with block) and are
+        # removed when this object goes.
+        self._log = _temp_path(self, ".log")
+        self._events = _temp_path(self, ".events")
+        log_fd = os.open(self._log, os.O_WRONLY | os.O_APPEND)
+        events_fd = os.open(self._events, os.O_WRONLY | os.O_APPEND)
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env["PYTHONPATH"] = _child_pythonpath()
+        env[READY_FD_ENV] = str(events_fd)
         try:
             self.process = subprocess.Popen(
                 args,
-                stdout=self._log,
+                stdout=log_fd,
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                pass_fds=(fd,),
+                pass_fds=(fd, events_fd),
                 cwd=self.cwd,
             )
         finally:
             listener.close()
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        """Wait until a worker answers HTTP (then the master's signal handlers are set too)."""
-        deadline = time.monotonic() + self.startup_timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                break
-            try:
-                with socket.create_connection((self.host, self.port), timeout=2.0) as raw:
-                    probe = (
-                        self._client_context().wrap_socket(raw, server_hostname=self.host)
-                        if self.tls
-                        else raw
-                    )
-                    probe.sendall(b"OPTIONS * HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
-                    if probe.recv(16).startswith(b"HTTP/1."):
-                        return
-            except OSError as exc:
-                last = exc
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"server not answering on {self.url}: {last}\n{self.log_text()}")
-
-    def log_text(self) -> str:
-        """What a subprocess server has logged so far."""
-        if self._log is None:
-            return ""
-        with open(self._log.name, encoding="utf-8", errors="replace") as file:
-            return file.read()
-
-    def signal(self, signum: int) -> None:
-        """Send a signal to the subprocess server's master."""
-        assert self.process is not None
-        self.process.send_signal(signum)
-
-    #: Seconds ``stop()`` waits beyond the graceful timeout before it kills.
-    stop_margin = 5.0
+            os.close(log_fd)
+            os.close(events_fd)
+        try:
+            self.wait_for(lambda: self.events().ready, "the server to be ready")
+        except ServerError as exc:
+            self.stop()
+            raise ServerError(f"the server did not start: {exc}") from None
 
     def stop(self, timeout: float | None = None) -> int | None:
         """Stop gracefully (SIGTERM / stop()); kill if it does not stop in time.
 
         The default ``timeout`` is the server's own ``graceful_timeout`` plus
         ``stop_margin``: a graceful stop is given the time it was configured with.
+        Returns the subprocess's exit status (None in thread mode).
         """
         if timeout is None:
             graceful = self.settings.get("graceful_timeout", Config().graceful_timeout)
             timeout = float(graceful) + self.stop_margin
+        self._stopping = True
         code: int | None = None
         if self._server is not None:
             self._server.stop()
@@ -274,3 +602,27 @@ class LiveServer:
                     self.process.wait(5)
             code = self.process.returncode
         return code
+
+
+def _temp_path(owner: object, suffix: str) -> str:
+    """A new empty file, removed when ``owner`` is garbage-collected."""
+    fd, path = tempfile.mkstemp(prefix="wsgikit-live-", suffix=suffix)
+    os.close(fd)
+    weakref.finalize(owner, _remove, path)
+    return path
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _describe(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"

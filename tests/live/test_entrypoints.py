@@ -129,9 +129,9 @@ def wsgi_app():
     return app
 
 
-def test_live_server_fixture_serves_wsgi_app(live_server):
-    assert live_server.get("/hi").body == b"/hi"
-    assert live_server.url.startswith("http://127.0.0.1:")
+def test_wsgikit_live_server_fixture_serves_wsgi_app(wsgikit_live_server):
+    assert wsgikit_live_server.get("/hi").body == b"/hi"
+    assert wsgikit_live_server.url.startswith("http://127.0.0.1:")
 
 
 def test_one_process_mode_ignores_signals_that_need_the_supervisor():

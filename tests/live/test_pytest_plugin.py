@@ -1,0 +1,355 @@
+"""The pytest plugin as a user meets it: small test files run by ``pytester``, with the
+fixtures in thread and pre-fork mode, next to pytest-flask and pytest-django."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+APP = """
+import json
+import os
+
+hits = []
+
+
+def application(environ, start_response):
+    hits.append(environ["PATH_INFO"])
+    body = json.dumps({"pid": os.getpid(), "path": environ["PATH_INFO"]}).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+"""
+
+CONFTEST = """
+import pytest
+
+import app
+
+
+@pytest.fixture(scope="session")
+def wsgi_app():
+    return app.application
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project with an app module and a conftest defining ``wsgi_app``."""
+    pytester.makepyfile(app=APP)
+    pytester.makeconftest(CONFTEST)
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run pytest in a subprocess, as a user's ``pytest`` would (every plugin installed
+    is loaded), without the cache."""
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=180)
+
+
+def test_thread_and_prefork_modes(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_modes="""
+        import os
+
+        import pytest
+
+        import app
+
+
+        def test_thread_mode_shares_the_test_process(wsgikit_live_server):
+            response = wsgikit_live_server.client.get("/here", params={"q": "1"})
+            assert response.status == 200
+            assert response.headers["content-type"] == "application/json"
+            assert response.json() == {"pid": os.getpid(), "path": "/here"}
+            assert app.hits == ["/here"]  # the app's state is the test's
+            assert not wsgikit_live_server.prefork
+
+
+        @pytest.mark.wsgikit(workers=2)
+        def test_prefork_mode_runs_a_real_master_and_workers(wsgikit_live_server):
+            server = wsgikit_live_server
+            app.hits.clear()
+            assert server.prefork and server.master_pid != os.getpid()
+            workers = server.wait_workers()
+            assert len(workers) == 2 and server.master_pid not in workers
+            assert server.client.get("/").json()["pid"] in workers
+            assert app.hits == []  # served by other processes
+        """
+    )
+    result = run(project)
+    result.assert_outcomes(passed=2)
+
+
+def test_the_option_chooses_prefork_mode_for_every_test(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_option="""
+        def test_prefork(wsgikit_live_server):
+            assert wsgikit_live_server.prefork
+            assert len(wsgikit_live_server.wait_workers()) == 1
+        """
+    )
+    run(project, "--wsgikit-workers", "1").assert_outcomes(passed=1)
+
+
+def test_with_pytest_flask_and_pytest_django_installed_together(
+    pytester: pytest.Pytester,
+) -> None:
+    # A Flask project: pytest-flask and pytest-django are both active (nothing disabled),
+    # each defining its own `live_server`. wsgikit's fixtures work with no other setup,
+    # and `live_server` is still theirs.
+    pytester.makepyfile(
+        flaskapp="""
+        from flask import Flask, jsonify
+
+        app = Flask(__name__)
+
+
+        @app.get("/users/<name>")
+        def user(name):
+            return jsonify(name=name)
+        """
+    )
+    pytester.makeconftest(
+        """
+        import pytest
+
+        import flaskapp
+
+
+        @pytest.fixture
+        def wsgi_app():
+            return flaskapp.app
+
+
+        @pytest.fixture
+        def app():  # what pytest-flask's fixtures ask for
+            return flaskapp.app
+        """
+    )
+    pytester.makepyfile(
+        test_flask="""
+        import pytest
+
+
+        def test_in_a_thread(wsgikit_live_server):
+            assert wsgikit_live_server.client.get("/users/ada").json() == {"name": "ada"}
+
+
+        @pytest.mark.wsgikit(workers=1)
+        def test_prefork(wsgikit_live_server):
+            assert wsgikit_live_server.client.get("/users/bob").json() == {"name": "bob"}
+
+
+        def test_pytest_flask_fixtures_still_work(config):
+            import flaskapp
+
+            assert config is flaskapp.app.config
+                """
+    )
+    result = run(pytester, "-rs")
+    result.assert_outcomes(passed=3)
+    plugins = "\n".join(result.outlines)
+    assert "flask-" in plugins and "django-" in plugins, plugins  # both were loaded
+
+    listing = run(pytester, "--fixtures", "-v")
+    where = [line for line in listing.outlines if line.startswith("live_server ")]
+    assert where and all("wsgikit" not in line for line in where), where
+    assert any(line.startswith("wsgikit_live_server ") for line in listing.outlines)
+
+
+def test_live_server_alias_when_no_other_plugin_defines_it(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_alias="""
+        def test_alias(live_server, wsgikit_live_server):
+            assert live_server is wsgikit_live_server
+            assert live_server.client.get("/x").json()["path"] == "/x"
+        """
+    )
+    run(project, "-p", "no:flask", "-p", "no:django").assert_outcomes(passed=1)
+
+
+def test_a_server_that_fails_to_start_reports_its_log(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(broken="import json\nraise RuntimeError('no database configured')\n")
+    pytester.makepyfile(
+        test_broken="""
+        import pytest
+
+
+        @pytest.fixture
+        def wsgi_app():
+            return "broken:application"
+
+
+        @pytest.mark.wsgikit(workers=2)
+        def test_never_runs(wsgikit_live_server):
+            pass
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ServerError: the server did not start: the server exited with exit status 3*",
+            "*--- log of the server (pid *) ---*",
+            "*RuntimeError: no database configured*",
+        ]
+    )
+
+
+def test_a_worker_killed_mid_test_is_replaced(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_kill="""
+        import pytest
+
+
+        @pytest.mark.wsgikit(workers=2)
+        def test_replace(wsgikit_live_server):
+            server = wsgikit_live_server
+            before = server.wait_workers()
+            old, new = server.replace_worker()  # SIGKILL, then wait for the replacement
+            assert old in before and new not in before
+            assert sorted(server.wait_workers()) == sorted(set(before) - {old} | {new})
+            assert server.client.get("/").status == 200
+            assert f"worker {old}" in server.log_text()
+        """
+    )
+    run(project).assert_outcomes(passed=1)
+
+
+def test_a_server_that_dies_mid_test_fails_it_with_its_log(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_die="""
+        import os
+        import signal
+
+        import pytest
+
+
+        @pytest.mark.wsgikit(workers=1)
+        def test_master_killed(wsgikit_live_server):
+            os.kill(wsgikit_live_server.master_pid, signal.SIGKILL)
+            wsgikit_live_server.process.wait(10)
+            wsgikit_live_server.client.get("/")
+        """
+    )
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ServerError: the server exited with signal SIGKILL*",
+            "*--- log of the server (pid *) ---*",
+            "*master * ready*",
+            "*wsgikit server log, pid *",
+        ]
+    )
+
+
+def test_scoped_fixtures_are_reused_across_tests(project: pytest.Pytester) -> None:
+    # One module-scoped pre-fork server for a module's tests, one session-scoped server
+    # for two modules, a conftest fixture of its own, and a session-scoped factory.
+    project.makeconftest(
+        CONFTEST
+        + """
+
+from wsgikit.pytest_plugin import server_fixture
+
+site = server_fixture("app:application", scope="session", workers=1)
+"""
+    )
+    body = """
+        import pytest
+
+        pytestmark = pytest.mark.wsgikit(workers=2)  # seen by module-scoped fixtures too
+        SEEN = {}
+
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_module_scoped(wsgikit_live_server_module, n):
+            SEEN.setdefault("module", set()).add(wsgikit_live_server_module.master_pid)
+            assert len(SEEN["module"]) == 1
+            assert len(wsgikit_live_server_module.wait_workers()) == 2
+
+
+        def test_session_scoped(wsgikit_live_server_session, site, wsgikit_server_session, record):
+            record(
+                wsgikit_live_server_session.master_pid,
+                site.master_pid,
+                wsgikit_server_session("app:application", workers=1).master_pid,
+            )
+        """
+    project.makepyfile(test_one=body, test_two=body)
+    project.makeconftest(
+        project.path.joinpath("conftest.py").read_text()
+        + """
+
+PIDS = []
+
+
+@pytest.fixture
+def record():
+    def add(*pids):
+        PIDS.append(pids)
+        assert len(set(PIDS)) == 1, PIDS  # the same three servers in both modules
+        assert len(set(pids)) == 3  # and three different ones
+
+    return add
+"""
+    )
+    # A session-scoped fixture sees no module's marker: the option chooses its mode.
+    run(project, "--wsgikit-workers=1").assert_outcomes(passed=8)
+
+
+@pytest.mark.parametrize("engine", ["poll", "watchfiles"])
+def test_reload_picks_up_an_edit_and_survives_a_syntax_error(
+    pytester: pytest.Pytester, engine: str
+) -> None:
+    source = textwrap.dedent(
+        """
+        def application(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"version 1"]
+        """
+    )
+    pytester.makepyfile(live_app=source)
+    pytester.makepyfile(
+        test_reload=f"""
+        import pathlib
+
+        import pytest
+
+        from wsgikit.testing import ServerError
+
+        APP = pathlib.Path("live_app.py")
+
+
+        def test_reload(wsgikit_server):
+            server = wsgikit_server(
+                "live_app:application", workers=1, reload=True, reload_engine="{engine}"
+            )
+            first = server.wait_workers()
+            assert server.client.get("/").text == "version 1"
+
+            APP.write_text(APP.read_text().replace("version 1", "version 2!"))
+            second = server.wait_reload(1)
+            assert second != first
+            assert server.client.get("/").text == "version 2!"
+            assert "live_app.py changed" in server.log_text()  # the log names the file
+
+            APP.write_text(APP.read_text() + "\\ndef broken(:\\n")
+            with pytest.raises(ServerError, match="reload 2 failed"):
+                server.wait_reload(2)
+            log = server.log_text()
+            assert 'live_app.py", line ' in log and "SyntaxError" in log
+            assert server.worker_pids == second  # the old workers keep serving
+            assert server.client.get("/").text == "version 2!"
+
+            fixed = APP.read_text().replace("def broken(:", "# fixed")
+            APP.write_text(fixed.replace("version 2!", "version 3"))
+            server.wait_reload(3)
+            assert server.client.get("/").text == "version 3"
+        """
+    )
+    run(pytester, "-p", "no:flask", "-p", "no:django").assert_outcomes(passed=1)
