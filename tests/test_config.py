@@ -427,11 +427,11 @@ def test_forwarded_allow_ips_defaults_to_the_environment_as_gunicorn(
 
 def test_settings_without_effect_are_named_with_the_reason(tmp_path: Path) -> None:
     conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text("worker_tmp_dir = '/dev/shm'\nreload = True\n")
+    conf.write_text("worker_tmp_dir = '/dev/shm'\nspew = False\n")
     values, warnings = load_config_file(str(conf))
     assert values == {}
     assert any("'worker_tmp_dir' has no effect" in w and "shared memory" in w for w in warnings)
-    assert any("'reload' has no effect" in w for w in warnings)
+    assert any("'spew' has no effect" in w for w in warnings)
 
 
 def test_the_largest_values_are_accepted() -> None:
@@ -451,3 +451,15 @@ def test_a_timeout_over_the_bound_is_one_line_naming_the_setting() -> None:
     assert str(err.value) == (
         "setting 'header_timeout': expected at most 604800 seconds (7 days), got 'inf'"
     )
+
+
+def test_gunicorn_reload_settings_are_taken(tmp_path: Path) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(
+        "reload = True\nreload_engine = 'inotify'\nreload_extra_files = ['templates/a.html']\n"
+    )
+    values, warnings = load_config_file(str(conf))
+    assert warnings == []
+    config = Config(**values)
+    assert config.reload and config.reload_engine == "watchfiles"
+    assert config.reload_extra_files == ("templates/a.html",)

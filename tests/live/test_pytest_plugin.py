@@ -227,18 +227,30 @@ def test_a_server_that_dies_mid_test_fails_it_with_its_log(project: pytest.Pytes
 
         import pytest
 
+        pytestmark = pytest.mark.wsgikit(workers=1)
 
-        @pytest.mark.wsgikit(workers=1)
-        def test_master_killed(wsgikit_live_server):
+
+        def test_dies_while_the_test_waits_on_it(wsgikit_live_server):
+            os.kill(wsgikit_live_server.master_pid, signal.SIGKILL)
+            wsgikit_live_server.wait_for_log("a line that never comes")
+
+
+        def test_dies_unnoticed(wsgikit_live_server):
             os.kill(wsgikit_live_server.master_pid, signal.SIGKILL)
             wsgikit_live_server.process.wait(10)
-            wsgikit_live_server.client.get("/")
         """
     )
     result = run(project)
-    result.assert_outcomes(failed=1)
+    # The first test fails where it waits; the second passes, and its teardown says
+    # the server died under it. Both show the log.
+    result.assert_outcomes(failed=1, passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
+            "*_ ERROR at teardown of test_dies_unnoticed _*",
+            "ServerError: the server exited with signal SIGKILL",
+            "--- log of the server (pid *) ---",
+            "*master * ready*",
+            "*_ test_dies_while_the_test_waits_on_it _*",
             "*ServerError: the server exited with signal SIGKILL*",
             "*--- log of the server (pid *) ---*",
             "*master * ready*",
