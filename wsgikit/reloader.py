@@ -173,7 +173,13 @@ class ReloadService:
     def attach(self, arbiter: object) -> None:
         self._arbiter = arbiter
         if self.engine == "watchfiles":
-            self._start_helper()
+            self._start_helper()  # says when it watches: see ready()
+        else:
+            self._watching()
+
+    def _watching(self) -> None:
+        dirs = ", ".join(self.spec.watched_dirs()) or "nothing"
+        self.log.info("reload: watching %s with %s", dirs, self.engine)
 
     def watch(self) -> Iterable[tuple[int, int]]:
         if self._helper is not None and self._helper.stdout is not None:
@@ -192,6 +198,9 @@ class ReloadService:
         self._pending += data
         *batches, self._pending = self._pending.split(b"\n\n")
         for batch in batches:
+            if batch == _READY:
+                self._watching()
+                continue
             paths = [p for p in os.fsdecode(batch).split("\n") if p]
             if paths:
                 self._changed(paths)
@@ -252,6 +261,9 @@ class ReloadService:
 
 # -- the watchfiles helper process ------------------------------------------------------
 
+#: What the helper writes (as a batch of its own) once it watches.
+_READY = b"@watching"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m wsgikit.reloader ROOT... [--extra PATH]...``: print each batch of
@@ -273,16 +285,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     threading.Thread(target=lifeline, daemon=True).start()
     out = sys.stdout.buffer
+    announced = False
     for batch in watchfiles.watch(
         *spec.watched_dirs(),
         watch_filter=lambda _change, path: spec.wants(path),
         debounce=300,
         step=50,
         stop_event=stop,
+        rust_timeout=200,
+        yield_on_timeout=True,  # an empty batch once the watcher is set up: announce it
         raise_interrupt=False,
     ):
         paths = sorted({path for _change, path in batch})
-        out.write(os.fsencode("\n".join(paths)) + b"\n\n")
+        if paths:
+            out.write(os.fsencode("\n".join(paths)) + b"\n\n")
+        elif not announced:
+            out.write(_READY + b"\n\n")
+        announced = True
         out.flush()
     return 0
 

@@ -166,9 +166,7 @@ def _reload_service(config: Config, logs: Logs) -> ReloadService:
         service = ReloadService(spec, config.reload_engine, logs.error)
     except RuntimeError as exc:
         raise ConfigError("reload_engine", str(exc)) from None
-    dirs = ", ".join(spec.watched_dirs()) or "nothing"
-    logs.error.info("reload: watching %s with %s", dirs, service.engine)
-    return service
+    return service  # it logs what it watches once it does
 
 
 def _plan(

@@ -343,6 +343,7 @@ def test_reload_picks_up_an_edit_and_survives_a_syntax_error(
             )
             first = server.wait_workers()
             assert server.client.get("/").text == "version 1"
+            server.wait_for_log("reload: watching")  # the watcher is set up
 
             APP.write_text(APP.read_text().replace("version 1", "version 2!"))
             second = server.wait_reload(1)

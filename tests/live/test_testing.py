@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import threading
 
 import pytest
 
 from wsgikit import AppImportError, BindError, ConfigError
 from wsgikit.readiness import ServerEvents
-from wsgikit.reloader import PollingWatcher, WatchSpec, make_watcher
+from wsgikit.reloader import PollingWatcher, ReloadService, WatchSpec
 from wsgikit.testing import LiveServer, ServerError, import_string_of
 
 from .. import apps
@@ -152,25 +152,26 @@ def test_watch_spec_takes_project_sources_and_skips_the_rest(tmp_path) -> None:
 
 def test_polling_watcher_sees_edits_additions_and_removals(tmp_path) -> None:
     (tmp_path / "a.py").write_text("1")
-    watcher = PollingWatcher(WatchSpec.for_project([str(tmp_path)]), interval=0.01)
-    stop = threading.Event()
+    watcher = PollingWatcher(WatchSpec.for_project([str(tmp_path)]))
+    assert watcher.changes() == []
     (tmp_path / "a.py").write_text("22")
-    assert watcher.wait(stop) == [str(tmp_path / "a.py")]
+    assert watcher.changes() == [str(tmp_path / "a.py")]
     (tmp_path / "b.py").write_text("")
     (tmp_path / "a.py").unlink()
-    assert watcher.wait(stop) == [str(tmp_path / "a.py"), str(tmp_path / "b.py")]
-    stop.set()
-    assert watcher.wait(stop) == []
+    assert watcher.changes() == [str(tmp_path / "a.py"), str(tmp_path / "b.py")]
+    assert watcher.changes() == []
 
 
 def test_the_reload_engine_setting(tmp_path, monkeypatch) -> None:
     spec = WatchSpec.for_project([str(tmp_path)])
-    assert make_watcher(spec, "poll").name == "poll"
-    assert make_watcher(spec, "watchfiles").name == "watchfiles"
+    log = logging.getLogger("test")
+    assert ReloadService(spec, "poll", log).engine == "poll"
+    assert ReloadService(spec, "watchfiles", log).engine == "watchfiles"
+    assert ReloadService(spec, "auto", log).engine == "watchfiles"
     monkeypatch.setattr("wsgikit.reloader.watchfiles_available", lambda: False)
-    assert make_watcher(spec, "auto").name == "poll"
+    assert ReloadService(spec, "auto", log).engine == "poll"
     with pytest.raises(RuntimeError, match=r"wsgikit\[reload\]"):
-        make_watcher(spec, "watchfiles")
+        ReloadService(spec, "watchfiles", log)
     from wsgikit.config import Config
 
     assert Config(reload_engine="inotify").reload_engine == "watchfiles"  # Gunicorn's name
