@@ -3,6 +3,7 @@ and every Python snippet in README.md and docs/ runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -45,20 +46,41 @@ def test_every_cli_setting_is_documented_with_its_flags():
 #   (none)                  run it with python; it must exit 0
 #   <!-- snippet: serves --> it serves 127.0.0.1:8000 (replaced with a free port): it
 #                           must answer HTTP there, then stop on SIGTERM with status 0
-#   <!-- snippet: pytest --> it is a test file: pytest (with wsgikit's plugin) must pass it
+#   <!-- snippet: pytest --> it is a test file: pytest (with wsgikit's plugin) must pass it;
+#                           words after "pytest" are pytest's arguments
+#   <!-- snippet: conftest --> the conftest.py of the pytest snippets after it on its page
+#                           (until the next conftest); not run by itself
 
 ROOT = DOCS.parent
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
-FENCE = re.compile(r"(?:<!-- snippet: (\w+) -->\n)?```python\n(.*?)```", re.S)
+FENCE = re.compile(r"(?:<!-- snippet: (\w+)([^>]*?) -->\n)?```python\n(.*?)```", re.S)
 
 
-def snippets() -> list[tuple[str, str, str]]:
+@dataclasses.dataclass(frozen=True)
+class Snippet:
+    where: str
+    kind: str
+    code: str
+    conftest: str = ""
+    args: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.where
+
+
+def snippets() -> list[Snippet]:
     found = []
     for page in PAGES:
         text = page.read_text()
+        conftest = ""
         for match in FENCE.finditer(text):
-            line = text.count("\n", 0, match.start(2))
-            found.append((f"{page.name}:{line}", match.group(1) or "run", match.group(2)))
+            line = text.count("\n", 0, match.start(3))
+            kind, code = match.group(1) or "run", match.group(3)
+            if kind == "conftest":
+                conftest = code
+                continue
+            args = tuple((match.group(2) or "").split())
+            found.append(Snippet(f"{page.name}:{line}", kind, code, conftest, args))
     return found
 
 
@@ -69,12 +91,14 @@ def _env() -> dict[str, str]:
 
 
 def test_the_docs_have_python_snippets() -> None:
-    kinds = {kind for _, kind, _ in snippets()}
+    kinds = {snippet.kind for snippet in snippets()}
     assert {"run", "serves", "pytest"} <= kinds
+    assert any(snippet.conftest for snippet in snippets())
 
 
-@pytest.mark.parametrize(("where", "kind", "code"), snippets(), ids=lambda v: v)
-def test_snippet_runs(where: str, kind: str, code: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("snippet", snippets(), ids=str)
+def test_snippet_runs(snippet: Snippet, tmp_path: Path) -> None:
+    where, kind, code = snippet.where, snippet.kind, snippet.code
     if kind == "run":
         done = subprocess.run(
             [sys.executable, "-c", code],
@@ -105,8 +129,11 @@ def test_snippet_runs(where: str, kind: str, code: str, tmp_path: Path) -> None:
     else:
         assert kind == "pytest", f"unknown snippet kind {kind!r} at {where}"
         (tmp_path / "test_snippet.py").write_text(code)
+        if snippet.conftest:
+            (tmp_path / "conftest.py").write_text(snippet.conftest)
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_snippet.py"],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *snippet.args]
+            + ["test_snippet.py"],
             cwd=tmp_path,
             env=_env(),
             capture_output=True,
