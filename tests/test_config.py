@@ -188,11 +188,13 @@ def test_resolved_workers_honours_web_concurrency(monkeypatch: pytest.MonkeyPatc
     assert Config(workers=2).resolved_workers == 2  # an explicit value wins
 
 
-def test_resolved_workers_defaults_to_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolved_workers_defaults_to_the_cpus_we_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CPUs of this process's affinity (not os.cpu_count(), the machine's).
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 6)
-    assert Config().resolved_workers == 6
-    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert 1 <= Config().resolved_workers <= 3  # (a cgroup quota may cap it lower)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set())
     assert Config().resolved_workers == 1
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import __version__
 from .binds import BindError
-from .config import SETTINGS, Config, ConfigError
+from .config import SETTINGS, Config, ConfigError, port_bind
 from .config_sources import (
     NO_EFFECT,
     cmd_args_from_env,
@@ -145,6 +145,10 @@ def load_config(
     layers.append(env_settings(env))
     layers.append({k: v for k, v in vars(env_ns).items() if k in SETTINGS})
     layers.append({k: v for k, v in vars(ns).items() if k in SETTINGS})
+    if not any("bind" in layer for layer in layers):
+        bind = port_bind(env)  # a container's $PORT, as Gunicorn
+        if bind is not None:
+            layers.insert(0, {"bind": bind})
     config = merge(layers)
     if getattr(ns, "app", None) is None and getattr(env_ns, "app", None) is not None:
         ns.app = env_ns.app
@@ -152,10 +156,15 @@ def load_config(
 
 
 def _print_config(config: Config) -> None:
+    """Every setting as it will be used: defaults resolved (the worker count, the worker
+    class), the umask in octal, hooks by name."""
+    resolved = {"workers": config.resolved_workers, "worker_class": config.resolved_worker_class}
     for name, value in config.as_dict().items():
+        value = resolved.get(name, value)
         if callable(value):
             value = getattr(value, "__qualname__", repr(value))
-        print(f"{name:26} = {value!r}")
+        text = oct(value) if name == "umask" else repr(value)
+        print(f"{name:26} = {text}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

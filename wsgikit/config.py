@@ -11,6 +11,7 @@ the setting and what it expected.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -333,13 +334,61 @@ def setting(
 DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
+def _cgroup_cpus(root: str) -> float | None:
+    """The CPU quota of this process's cgroup in CPUs (v2 ``cpu.max``, else v1
+    ``cpu.cfs_quota_us``/``cpu.cfs_period_us``); None when there is none."""
+    try:
+        with open(os.path.join(root, "cpu.max"), encoding="ascii") as f:
+            quota, _, period = f.read().strip().partition(" ")
+        if quota != "max":
+            return int(quota) / int(period or "100000")
+        return None
+    except (OSError, ValueError):
+        pass
+    for sub in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        try:
+            with open(os.path.join(root, sub, "cpu.cfs_quota_us"), encoding="ascii") as f:
+                quota_us = int(f.read().strip())
+            with open(os.path.join(root, sub, "cpu.cfs_period_us"), encoding="ascii") as f:
+                period_us = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    return None
+
+
+def available_cpus(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """The CPUs this process may use: its CPU affinity, capped by a cgroup CPU quota
+    (a container's ``--cpus``), rounded up; at least 1."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    quota = _cgroup_cpus(cgroup_root)
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return max(1, count)
+
+
 def default_workers(environ: Mapping[str, str] | None = None) -> int:
-    """``WEB_CONCURRENCY`` when set, else the number of CPUs (as the original emulator)."""
+    """``WEB_CONCURRENCY`` when set, else the CPUs this process may use (affinity and the
+    cgroup CPU quota, see :func:`available_cpus`)."""
     env = os.environ if environ is None else environ
     value = env.get("WEB_CONCURRENCY")
     if value:
         return _int(1)("WEB_CONCURRENCY", value)  # type: ignore[no-any-return]
-    return os.cpu_count() or 1
+    return available_cpus()
+
+
+def port_bind(environ: Mapping[str, str] | None = None) -> tuple[str, ...] | None:
+    """``0.0.0.0:$PORT`` when ``PORT`` is set (a PaaS or container names the port; Gunicorn
+    binds it when no bind is given), else None."""
+    env = os.environ if environ is None else environ
+    value = (env.get("PORT") or "").strip()
+    if not value:
+        return None
+    port = _int(1, 65535)("PORT", value)
+    return (f"0.0.0.0:{port}",)
 
 
 def _hook_field() -> Any:
@@ -357,7 +406,8 @@ class Config:
         "--bind",
         action="append",
         metavar="ADDRESS",
-        help="Address to listen on: HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N; repeatable.",
+        help="Address to listen on: HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N; repeatable. "
+        "Default: 0.0.0.0:$PORT when PORT is set, else 127.0.0.1:8000.",
         convert=_binds,
         section="server socket",
     )
@@ -384,7 +434,7 @@ class Config:
         "--workers",
         metavar="INT",
         help="Worker processes; 0 serves in this process (no supervisor). "
-        "Default: $WEB_CONCURRENCY, else the number of CPUs.",
+        "Default: $WEB_CONCURRENCY, else the CPUs this process may use (affinity, cgroup quota).",
         convert=_opt_int(0),
         section="worker processes",
     )

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .config import SETTINGS, Config, ConfigError
+from .config import SETTINGS, Config, ConfigError, port_bind
 from .importer import AppImportError, check_app_spec, import_app
 from .logs import Logs
 from .preflight import check_settings
@@ -99,6 +99,10 @@ def serve(
     """
     if bind is not None:
         settings["bind"] = bind
+    elif "bind" not in settings:
+        port = port_bind()  # a container's $PORT, as Gunicorn
+        if port is not None:
+            settings["bind"] = port
     if workers is not None:
         settings["workers"] = workers
     if log_level is not None:

@@ -1,0 +1,108 @@
+"""In a container: ``$PORT``, the CPUs the process may use, ``--print-config``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wsgikit.cli import load_config
+from wsgikit.config import ConfigError, available_cpus, default_workers
+
+from .rawhttp import answers
+from .support import free_port, wait_for
+from .test_cli import ROOT, printed, run
+
+
+def test_port_gives_the_default_bind() -> None:
+    config, _, _ = load_config(["app:app"], {"PORT": "9123"})
+    assert config.bind == ("0.0.0.0:9123",)
+
+
+def test_an_explicit_bind_wins_over_port(tmp_path: Path) -> None:
+    assert load_config(["-b", "127.0.0.1:7000"], {"PORT": "9123"})[0].bind == ("127.0.0.1:7000",)
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("bind = ['127.0.0.1:7001']\n")
+    assert load_config(["-c", str(conf)], {"PORT": "9123"})[0].bind == ("127.0.0.1:7001",)
+
+
+def test_a_bad_port_names_it() -> None:
+    with pytest.raises(ConfigError, match="'PORT'"):
+        load_config([], {"PORT": "http"})
+
+
+def test_serving_on_port_as_a_platform_sets_it() -> None:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port)}
+    env.pop("WSGIKIT_BIND", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgikit", "-w", "0", "tests.apps:service"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (answers(port) or b"").startswith(b"HTTP/1.1 200"), what="serving")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert f"Listening at: http://0.0.0.0:{port}" in err
+
+
+def _cgroup(tmp_path: Path, files: dict[str, str]) -> str:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("files", "cap"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 2),  # docker --cpus 1.5: two workers
+        ({"cpu.max": "50000 100000\n"}, 1),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),
+        ({"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "1\n"}, None),
+        ({}, None),
+    ],
+)
+def test_cpus_from_affinity_and_the_cgroup_quota(
+    tmp_path: Path, files: dict[str, str], cap: int | None
+) -> None:
+    affinity = len(os.sched_getaffinity(0))
+    expected = affinity if cap is None else min(affinity, cap)
+    assert available_cpus(_cgroup(tmp_path, files)) == expected
+
+
+def test_default_workers_are_the_cpus_this_process_may_use() -> None:
+    assert default_workers({}) == available_cpus()
+    assert default_workers({"WEB_CONCURRENCY": "3"}) == 3
+    # Pinned to one CPU (as a container's cpuset), the default is one worker.
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from wsgikit.config import default_workers; print(default_workers({}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "1", out.stderr
+
+
+def test_print_config_shows_resolved_values() -> None:
+    values = printed(run("--print-config", "-m", "022", "--threads", "4", "-k", "sync"))
+    assert values["workers"] == str(available_cpus())  # not None
+    assert values["worker_class"] == "'threaded'"  # sync with threads runs threaded
+    assert values["umask"] == "0o22"
+    values = printed(run("--print-config", env={"WEB_CONCURRENCY": "5", "PORT": "8123"}))
+    assert values["workers"] == "5"
+    assert values["bind"] == "('0.0.0.0:8123',)"
