@@ -147,3 +147,10 @@ def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
 
 
 _HELD: list[bytes] = []  # what /grow keeps alive (a leak on purpose)
+
+
+def hop_by_hop(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Sends ``?h`` as a response header: ``Connection: close`` by default."""
+    name, _, value = (environ.get("QUERY_STRING") or "Connection=close").partition("=")
+    start_response("200 OK", [("Content-Type", "text/plain"), (name, value)])
+    return [b"done"]

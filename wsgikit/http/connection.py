@@ -345,7 +345,7 @@ class HTTPConnection:
         request = self.request
         if request is None or self.response_started:
             raise ResponseError("no request to respond to, or response already started")
-        keep = keep_alive and request.keep_alive
+        keep = keep_alive and request.keep_alive and not head.close
         if self.state is ConnState.BODY and request.expects_continue and not self.continue_sent:
             # The client holds its body back until it sees 100 Continue: the
             # body will never arrive, so this connection cannot be reused.

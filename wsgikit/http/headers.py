@@ -51,11 +51,13 @@ class ResponseHead:
     code: int
     headers: list[tuple[str, str]]
     content_length: int | None  # what the headers declare, if anything
+    close: bool = False  # the app sent "Connection: close": close after this response
 
     def with_header(self, name: str, value: str) -> ResponseHead:
         """A copy with one more (valid, non-framing) header; the app's list is not changed."""
         length = int(value) if name.lower() == "content-length" else self.content_length
-        return ResponseHead(self.status, self.code, [*self.headers, (name, value)], length)
+        headers = [*self.headers, (name, value)]
+        return ResponseHead(self.status, self.code, headers, length, self.close)
 
 
 def parse_status(status: str) -> int:
@@ -96,7 +98,28 @@ def validate_headers(headers: list[tuple[str, str]]) -> int | None:
     return content_length
 
 
+def _asks_close(item: object) -> bool:
+    """True for a ``("Connection", "close")`` header, in any case."""
+    return (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], str)
+        and item[0].lower() == "connection"
+        and item[1].strip().lower() == "close"
+    )
+
+
 def check_response(status: str, headers: list[tuple[str, str]]) -> ResponseHead:
-    """Validate an application's status and headers once; raises :class:`ResponseError`."""
+    """Validate an application's status and headers once; raises :class:`ResponseError`.
+
+    ``Connection: close`` is the one hop-by-hop header an app may send (Gunicorn and
+    Waitress honour it): it is taken out of the headers and the head is marked
+    ``close``, so the connection sends its own ``Connection: close`` and closes after
+    this response. Any other hop-by-hop header is an error.
+    """
     code = parse_status(status)
-    return ResponseHead(status, code, headers, validate_headers(headers))
+    close = any(_asks_close(item) for item in headers)
+    if close:
+        headers = [item for item in headers if not _asks_close(item)]
+    return ResponseHead(status, code, headers, validate_headers(headers), close)
