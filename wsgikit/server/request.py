@@ -144,10 +144,21 @@ class RequestHandler:
         body: BodySource,
         peer: Peer,
         keep_alive: bool | Callable[[], bool],
+        body_length: int | None = None,
     ) -> ResponseInfo:
-        """Run the app for ``request`` and send its response through ``transport``."""
+        """Run the app for ``request`` and send its response through ``transport``.
+
+        ``body_length``: the size of a chunked body the server has already read whole;
+        it becomes ``CONTENT_LENGTH`` (Django, Bottle and Falcon read nothing without
+        one, whatever ``wsgi.input_terminated`` says) and ``HTTP_TRANSFER_ENCODING``
+        goes, as Waitress does: the app sees a body of known length.
+        """
         remote = peer.remote
         environ = build_environ(request, base, InputStream(body), remote)
+        if body_length is not None and "CONTENT_LENGTH" not in environ:
+            # The body is no longer chunked for the app (Bottle would de-chunk it again).
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            environ["CONTENT_LENGTH"] = str(body_length)
         if remote is None and "HTTP_HOST" in environ and not base["SERVER_PORT"]:
             host, _, port = environ["HTTP_HOST"].rpartition(":")
             if host and port.isdigit():

@@ -33,7 +33,8 @@ from ..http import (
     ProtocolError,
     Request,
 )
-from ..wsgi import ClientDisconnected, ConnectionBody, drain_body
+from ..wsgi import BodySource, ClientDisconnected, ConnectionBody, drain_body
+from .buffers import SpoolBuffer
 from .loop import WorkerLoop
 from .proxied import ProxyRefused, client_of, proxy_gate
 from .request import peer_address
@@ -353,8 +354,27 @@ class SyncServer(WorkerLoop):
                 return
             head_deadline = None
             fresh = False
-            body = self._body(conn, client, wait, transport)
-            info = handler.handle(conn, event, base, transport, body, peer, self._keep_alive)
+            body: BodySource = self._body(conn, client, wait, transport)
+            length: int | None = None
+            spool: SpoolBuffer | None = None
+            if event.chunked:
+                # Frameworks need a CONTENT_LENGTH: read the chunked body whole first
+                # (spooled to a file past spool_threshold), as the threaded worker does.
+                try:
+                    spool = self._read_whole(body)
+                except ProtocolError as exc:
+                    self._reject(client, exc, tls)
+                    return
+                except ClientDisconnected:
+                    return
+                body, length = spool.source(), spool.size
+            try:
+                info = handler.handle(
+                    conn, event, base, transport, body, peer, self._keep_alive, length
+                )
+            finally:
+                if spool is not None:
+                    spool.close()
             if not info.keep_alive or self._stopping:
                 return
             if not conn.request_complete and not self._drain(conn, body):
@@ -375,7 +395,19 @@ class SyncServer(WorkerLoop):
 
         return ConnectionBody(conn, fill, transport.send)
 
-    def _drain(self, conn: HTTPConnection, body: ConnectionBody) -> bool:
+    def _read_whole(self, body: BodySource) -> SpoolBuffer:
+        """The rest of a request body, in memory up to ``spool_threshold``, then in a
+        temporary file; the body limit and timeouts apply as the app's reads would."""
+        spool = SpoolBuffer(self.options.spool_threshold)
+        try:
+            while data := body.read_chunk(_RECV):
+                spool.write(data)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    def _drain(self, conn: HTTPConnection, body: BodySource) -> bool:
         """Discard the unread rest of a request body, within bounds."""
         try:
             return drain_body(body, _DRAIN_LIMIT, _RECV) and conn.request_complete

@@ -671,6 +671,7 @@ class ThreadedServer(WorkerLoop):
         keep = False
         try:
             assert conn.request is not None and conn.body is not None
+            chunked = conn.request.chunked  # read whole: its length is known now
             info = self.handler.handle(
                 conn.http,
                 conn.request,
@@ -679,6 +680,7 @@ class ThreadedServer(WorkerLoop):
                 conn.body,
                 conn.peer,
                 self._keep_alive,
+                body_length=(conn.spool.size if conn.spool else 0) if chunked else None,
             )
             keep = info.keep_alive and not info.disconnected
         except Exception:
