@@ -1,0 +1,125 @@
+"""What the fault tests measure a live pre-fork server with: probes, process facts, clients.
+
+Every wait is bounded; every process a test starts is stopped by PID (the
+``prefork`` fixture in ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import socket
+import threading
+import time
+from pathlib import Path
+
+from wsgikit.testing import LiveServer
+
+from ..rawhttp import RawClient
+
+
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return set()
+    return {int(p) for p in text.split()}
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` in KiB (``VmRSS`` of /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors ``pid`` has open."""
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+class Probes:
+    """A normal client: one GET on a new connection every ``interval`` seconds, on a fixed
+    schedule (a probe does not wait for the one before), each allowed ``timeout``
+    seconds; counts what was answered in time and what was not."""
+
+    def __init__(
+        self,
+        server: LiveServer,
+        path: str = "/pid",
+        interval: float = 0.1,
+        timeout: float = 2.0,
+    ) -> None:
+        self.server = server
+        self.path = path
+        self.interval = interval
+        self.timeout = timeout
+        self.answered = 0
+        self.failures: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(4, int(timeout / interval) + 2), thread_name_prefix="probe"
+        )
+        self._thread = threading.Thread(target=self._schedule, name="probes", daemon=True)
+
+    @property
+    def sent(self) -> int:
+        return self.answered + len(self.failures)
+
+    @property
+    def availability(self) -> float:
+        return self.answered / self.sent if self.sent else 0.0
+
+    def _schedule(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            self._pool.submit(self._probe)
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _probe(self) -> None:
+        try:
+            response = self.server.get(self.path, timeout=self.timeout)
+            failure = None if response.status == 200 else f"status {response.status}"
+        except Exception as exc:  # a failed probe is what we count
+            failure = repr(exc)
+        with self._lock:
+            if failure is None:
+                self.answered += 1
+            else:
+                self.failures.append(failure)
+
+    def __enter__(self) -> Probes:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._pool.shutdown(wait=True)
+
+    def summary(self) -> str:
+        return f"{self.answered} of {self.sent} answered; failures: {self.failures[:5]}"
+
+
+def idle_clients(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that say nothing (the caller closes them)."""
+    return [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+
+
+def non_reading_client(port: int, path: str) -> socket.socket:
+    """A client that asks for ``path`` and never reads the answer (tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    return sock
+
+
+def closed_by_server(sock: socket.socket, timeout: float) -> bool:
+    """Read and discard until the server closes ``sock``; True if it did within ``timeout``."""
+    with RawClient(sock=sock, timeout=timeout) as client:
+        return client.at_eof(timeout)
