@@ -106,6 +106,7 @@ def server_options(
         header_timeout=config.header_timeout,
         body_timeout=config.body_timeout,
         write_timeout=config.write_timeout,
+        graceful_timeout=config.graceful_timeout,
         spool_threshold=config.spool_threshold,
         root_path=config.root_path,
         server_header=config.server_header or None,

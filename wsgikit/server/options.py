@@ -39,6 +39,8 @@ class ServerOptions:
     - ``body_timeout``: seconds a request body read may stall (408 after).
     - ``write_timeout``: seconds a response write may stall before the client
       counts as gone.
+    - ``graceful_timeout``: at a graceful stop, how long the threaded loop keeps
+      answering requests it already holds (the ones waiting their turn included).
     - ``spool_threshold``: request bodies larger than this go to a temporary file.
     - ``root_path``: the app's mount point (``SCRIPT_NAME``).
     - ``server_header``: the ``Server`` response header; None sends none.
@@ -59,6 +61,7 @@ class ServerOptions:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     write_timeout: float = 30.0
+    graceful_timeout: float = 30.0
     spool_threshold: int = 1 << 20
     root_path: str = ""
     server_header: str | None = "wsgikit"

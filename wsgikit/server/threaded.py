@@ -37,10 +37,14 @@ connection after ``keepalive`` seconds; a body that stalls for
 lingering close so that the client reads it rather than a reset.
 
 A graceful :meth:`~ThreadedServer.stop` stops accepting, closes idle
-connections, answers every request already read (with ``Connection: close``),
-gives a connection in the middle of a request until its deadline (at most
-``header_timeout`` more), then returns. A fast stop closes every connection at
-once and waits for no app thread.
+connections (a keep-alive connection whose next request has already arrived is
+not idle), and answers, with ``Connection: close``, every request already
+received: the ones read, and the ones waiting their turn in their sockets while
+the app threads were busy. That may take a while (50 requests queued behind
+one app thread), so the bound is ``graceful_timeout``, the time the supervisor
+gives a stopping worker, not ``header_timeout``. A connection in the middle of
+a request keeps its own deadlines. A fast stop closes every connection at once
+and waits for no app thread.
 """
 
 from __future__ import annotations
@@ -94,6 +98,16 @@ class _EmptyBody:
 
 
 _NO_BODY = _EmptyBody()
+
+
+def _has_input(sock: socket.socket) -> bool:
+    """Whether bytes (a request on its way) wait in ``sock``, without reading them."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True  # a reset: let the read that follows find out
 
 
 class _Phase(enum.Enum):
@@ -414,12 +428,14 @@ class ThreadedServer(WorkerLoop):
         if not self._graceful:
             return  # the loop exits and closes everything
         now = time.monotonic()
-        self._stop_cutoff = now + self.options.header_timeout
+        # Requests already received (read, or waiting in line in their sockets) are
+        # answered for as long as the supervisor waits for a stopping worker.
+        self._stop_cutoff = now + self.options.graceful_timeout
         for conn in list(self._conns.values()):
             if conn.phase in _OPENING:
                 conn.deadline = min(conn.deadline, now + _FRESH_GRACE)
             elif conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head:
-                if conn.served:
+                if conn.served and not _has_input(conn.sock):
                     self._close(conn)  # idle keep-alive: the client must expect this
                 else:
                     # Accepted a moment ago: its first request is surely on the way,
