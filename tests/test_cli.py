@@ -101,6 +101,16 @@ def test_bad_setting_exits_2_with_one_line_naming_it(args: list[str], setting: s
     assert f"setting '{setting}'" in line
 
 
+@pytest.mark.parametrize("where", ["missing", "file"])
+def test_a_spool_dir_that_cannot_hold_files_exits_2(tmp_path: Path, where: str) -> None:
+    path = tmp_path / where
+    if where == "file":
+        path.write_text("")
+    proc = run("--spool-dir", str(path), "--check-config", "examples.hello:application")
+    assert proc.returncode == 2
+    assert "setting 'spool_dir'" in one_error_line(proc)
+
+
 def test_bad_setting_from_environment_names_it() -> None:
     proc = run("examples.hello:application", env={"WSGIKIT_WORKERS": "many"})
     assert proc.returncode == 2

@@ -45,6 +45,8 @@ Converter = Callable[[str, Any], Any]
 #: it; the tightest limit below is poll(2)'s timeout, an int of milliseconds (24.8 days),
 #: and values like ``inf`` or ``1e20`` overflow ``settimeout`` and friends.
 MAX_SECONDS = 7 * 24 * 3600.0
+#: The largest byte count of a setting that measures disk or memory (a C ``ssize_t``).
+_MAX_BYTES = 2**63 - 1
 #: The largest integer a setting takes: what the C calls behind them (listen(),
 #: thread counts, buffer sizes) accept without an OverflowError.
 INT_MAX = 2**31 - 1
@@ -556,6 +558,44 @@ class Config:
         metavar="BYTES",
         help="Request bodies larger than this are spooled to a temporary file (threaded worker).",
         convert=_int(0),
+        section="worker processes",
+    )
+    spool_dir: str | None = setting(
+        None,
+        "--spool-dir",
+        metavar="DIR",
+        help="Directory of the spooled request bodies and responses (threaded worker); "
+        "default: the system's temporary directory ($TMPDIR, /tmp...).",
+        convert=_opt_str,
+        section="worker processes",
+    )
+    buffer_memory: int = setting(
+        64 << 20,
+        "--buffer-memory",
+        metavar="BYTES",
+        help="Most bytes of request bodies and unsent responses one worker keeps in memory "
+        "(threaded worker); past it they are spooled sooner.",
+        convert=_int(0, _MAX_BYTES),
+        section="worker processes",
+    )
+    spool_budget: int = setting(
+        1 << 30,
+        "--spool-budget",
+        metavar="BYTES",
+        help="Most bytes one worker keeps in the spool directory (threaded worker). A "
+        "request body that does not fit now is answered 503 with Retry-After; one that "
+        "could never fit, 413; a response waits for its client.",
+        convert=_int(0, _MAX_BYTES),
+        section="worker processes",
+    )
+    response_spool_limit: int = setting(
+        64 << 20,
+        "--response-spool-limit",
+        metavar="BYTES",
+        help="Most bytes of one response spooled for a client that reads slower than the app "
+        "writes (threaded worker); past it the app thread waits for the client, at most "
+        "--write-timeout.",
+        convert=_int(0, _MAX_BYTES),
         section="worker processes",
     )
     # --- security / limits

@@ -5,7 +5,8 @@ depends on the machine is checked here, once, by ``--check-config`` and at the s
 every run, so that a mistake is one line naming the setting and exit status 2 instead
 of a traceback from a worker or a stop that leaves files behind: log files that cannot
 be written, a pidfile that cannot be written (or names a running server), a user or
-group that does not exist or cannot be switched to.
+group that does not exist or cannot be switched to, a spool directory the workers
+cannot write to.
 """
 
 from __future__ import annotations
@@ -111,6 +112,22 @@ def _check_pidfile(config: Config, owner: Owner | None) -> None:
             )
 
 
+def _check_spool_dir(config: Config, owner: Owner | None) -> None:
+    """The threaded worker's temporary files go there: it must be a directory the
+    workers can create files in (found at start-up, not at the first large upload)."""
+    path = config.spool_dir
+    if path is None:
+        return
+    absolute = os.path.abspath(path)
+    if not os.path.isdir(absolute):
+        raise ConfigError("spool_dir", f"{path!r} is not a directory")
+    allowed = _writable_by(absolute, owner) if owner is not None else None
+    if allowed is None:
+        allowed = os.access(absolute, os.W_OK | os.X_OK)
+    if not allowed:
+        raise ConfigError("spool_dir", f"cannot create files in {path!r}: permission denied")
+
+
 def check_settings(config: Config) -> Owner | None:
     """Check what depends on the system; return the user/group to switch to, if any.
 
@@ -124,4 +141,5 @@ def check_settings(config: Config) -> Owner | None:
             check_writable_file("accesslog", config.accesslog)
     owner = _owner(config)
     _check_pidfile(config, owner)
+    _check_spool_dir(config, owner)
     return owner

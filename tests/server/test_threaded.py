@@ -189,8 +189,8 @@ def test_worker_connections_is_honoured() -> None:
             assert client.get().status == 200  # the others are still served
 
 
-def test_client_that_stops_reading_does_not_block_others() -> None:
-    produced = [0]
+def _big_app(produced: list[int], mib: int) -> Callable[..., Iterable[bytes]]:
+    """``/big`` streams ``mib`` MiB, counting what it produced; anything else is hello."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ["PATH_INFO"] != "/big":
@@ -199,22 +199,46 @@ def test_client_that_stops_reading_does_not_block_others() -> None:
         chunk = b"x" * (1 << 20)
 
         def body() -> Iterator[bytes]:
-            for _ in range(50):
+            for _ in range(mib):
                 produced[0] += 1
                 yield chunk
 
         return body()
 
-    with serve(app, threads=2, body_timeout=5) as live:
+    return app
+
+
+def test_a_client_that_stops_reading_costs_spool_not_an_app_thread() -> None:
+    """Past the in-memory output buffer a response spills to a temporary file: the one app
+    thread finishes at once, others are served, and the silent client is closed after
+    write_timeout, giving its memory and disk back."""
+    produced = [0]
+    with serve(_big_app(produced, 20), threads=1, write_timeout=1.0) as live:
         stalled = live.connect(rcvbuf=65536)
         stalled.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
-        wait_for(lambda: produced[0] >= 2, "the big response to start")
+        wait_for(lambda: produced[0] == 20, "the whole response written by the app")
+        for _ in range(3):  # the only app thread is free again
+            assert live.connect().get("/").status == 200
+        budget = live.server.budget
+        assert budget.memory_used <= 512 * 1024 + (1 << 20)  # the rest is on disk
+        assert budget.disk_used >= 15 << 20
+        assert stalled.at_eof(10.0), "closed after write_timeout without progress"
+        wait_for(lambda: budget.disk_used == 0 and budget.memory_used == 0, "budget returned")
+        assert live.stop() < 5.0
+
+
+def test_past_the_spool_limit_the_app_waits_for_the_client() -> None:
+    produced = [0]
+    limit = 4 << 20
+    with serve(_big_app(produced, 50), threads=2, response_spool_limit=limit) as live:
+        stalled = live.connect(rcvbuf=65536)
+        stalled.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: produced[0] >= 5, "the big response to fill its spool")
         time.sleep(0.3)  # let it fill every buffer on the way
-        before = produced[0]
-        assert before < 20, f"{before} MiB produced for a client that reads nothing"
+        assert produced[0] < 20, f"{produced[0]} MiB produced for a client that reads nothing"
+        assert live.server.budget.disk_used <= limit
         for _ in range(3):  # answered while the stalled client still reads nothing
             assert live.connect().get("/").status == 200
-        assert produced[0] < 20
         stalled.sock.close()  # the blocked app thread is released (ClientDisconnected)
         assert live.stop() < 5.0
 
@@ -454,3 +478,73 @@ def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
             stop.set()
             for t in workers:
                 t.join(DEADLINE)
+
+
+# ------------------------------------------------------- budgets for bodies
+
+
+def _post_head(length: int, expect: bool = False) -> bytes:
+    extra = "Expect: 100-continue\r\n" if expect else ""
+    return f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {length}\r\n{extra}\r\n".encode()
+
+
+def test_a_body_the_spool_budget_can_never_hold_is_413_before_100_continue() -> None:
+    with serve(echo, spool_threshold=1000, spool_budget=100_000) as live:
+        client = live.connect()
+        client.send(_post_head(200_000, expect=True))
+        status, headers = client.read_head()
+        assert status == 413  # not 100: the client never sends the body
+        assert live.server.budget.disk_used == 0
+
+
+def test_a_body_the_spool_budget_cannot_hold_now_is_503_with_retry_after() -> None:
+    with serve(echo, spool_threshold=1000, spool_budget=100_000) as live:
+        holder = live.connect()
+        holder.send(_post_head(80_000) + b"x" * 70_000)  # held open, 70 KB spooled
+        wait_for(lambda: live.server.budget.disk_used >= 70_000, "the first body spooled")
+        late = live.connect()
+        late.send(_post_head(50_000, expect=True))
+        status, headers = late.read_head()
+        assert status == 503 and headers["retry-after"] == "5"
+        chunked = live.connect()  # no length declared: refused when it outgrows the budget
+        chunked.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunked.send(b"%x\r\n%s\r\n" % (40_000, b"y" * 40_000))
+        status, headers = chunked.read_head()
+        assert status == 503 and headers["retry-after"] == "5"
+        assert chunked.at_eof(5.0)
+        holder.send(b"x" * 10_000)  # the first one completes, as if nothing happened
+        response = holder.read_response()
+        assert response.status == 200 and len(response.body) == 80_000
+        wait_for(lambda: live.server.budget.disk_used == 0, "the spool emptied")
+        assert live.connect().get("/").status == 200
+
+
+def test_bodies_past_the_memory_budget_are_spooled_sooner() -> None:
+    """Each body is under spool_threshold, but together they would exceed buffer_memory:
+    the ones past it go to disk, so a worker's memory is bounded, not only a connection's."""
+    with serve(echo, spool_threshold=1 << 20, buffer_memory=200_000) as live:
+        clients = [live.connect() for _ in range(10)]
+        for client in clients:
+            client.send(_post_head(50_000) + b"z" * 49_999)  # held open, one byte short
+        budget = live.server.budget
+        wait_for(lambda: budget.memory_used + budget.disk_used >= 10 * 49_999, "all held")
+        assert budget.memory_used <= 200_000 and budget.disk_used >= 250_000
+        for client in clients:
+            client.send(b"z")
+        for client in clients:
+            assert client.read_response().body == b"z" * 50_000
+        wait_for(lambda: budget.memory_used == budget.disk_used == 0, "budget returned")
+
+
+def test_a_full_disk_is_507_not_silence(caplog: pytest.LogCaptureFixture) -> None:
+    with serve(echo, spool_threshold=1000) as live:
+        # The spool directory's file system is full: every write says ENOSPC.
+        live.server.budget.temporary_file = lambda: open("/dev/full", "r+b", buffering=0)  # type: ignore[method-assign]
+        client = live.connect()
+        client.send(_post_head(5000) + b"x" * 5000)
+        status, headers = client.read_head()
+        assert status == 507 and "retry-after" in headers
+        assert client.at_eof(5.0)
+        assert live.server.budget.disk_used == 0
+        assert live.connect().get("/").status == 200  # small bodies still work
+    assert any("cannot write to the spool directory" in r.message for r in caplog.records)

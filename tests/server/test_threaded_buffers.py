@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from wsgikit.server.buffers import OutputBuffer, SpoolBuffer
+from wsgikit.server.buffers import Budget, BudgetExceeded, OutputBuffer, SpoolBuffer
 from wsgikit.wsgi import ClientDisconnected, InputStream
 
 
@@ -52,38 +54,51 @@ def test_small_writes_go_straight_to_the_socket(pair: tuple[socket.socket, socke
     assert b.recv(100) == b"hello"
 
 
-def test_a_writer_waits_past_the_limit_until_the_loop_drains(
+def _drain(out: OutputBuffer, peer: socket.socket, size: int) -> bytes:
+    """What the loop does on EVENT_WRITE, with the client reading, until ``size`` bytes came."""
+    received = bytearray()
+    peer.settimeout(0.05)  # a writer may be about to queue more: flush again soon
+    deadline = time.monotonic() + 10.0
+    while len(received) < size and time.monotonic() < deadline:
+        out.flush()
+        try:
+            received += peer.recv(1 << 16)
+        except TimeoutError:
+            pass
+    return bytes(received)
+
+
+def test_without_a_spool_a_writer_waits_past_the_limit_until_the_loop_drains(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     a, b = pair
     pending = threading.Event()
     out = OutputBuffer(a, limit=64 * 1024, on_pending=pending.set)
-    payload = b"x" * (1 << 20)
+    payload = bytes(range(256)) * 4096  # 1 MiB
     done = threading.Event()
 
     def writer() -> None:
-        out.write(payload, timeout=5.0)
+        out.write(payload, timeout=5.0)  # nothing queued: taken whole (one chunk)
+        out.write(payload, timeout=5.0)  # over the limit, no spool: waits
         done.set()
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     assert pending.wait(5.0)
     assert not done.wait(0.2)  # over the limit: the writer waits
-    received = bytearray()
-    deadline = time.monotonic() + 10.0
-    while len(received) < len(payload) and time.monotonic() < deadline:
-        out.flush()  # what the loop does on EVENT_WRITE
-        received += b.recv(1 << 16)
+    assert len(out) <= 2 * len(payload)
+    received = _drain(out, b, 2 * len(payload))
     thread.join(5.0)
-    assert done.is_set() and bytes(received) == payload
+    assert done.is_set() and received == payload * 2
 
 
 def test_a_writer_gives_up_when_nothing_drains(pair: tuple[socket.socket, socket.socket]) -> None:
     a, _ = pair
     out = OutputBuffer(a, limit=1024, on_pending=lambda: None)
+    out.write(b"x" * (1 << 20), timeout=0.3)  # queued whole
     start = time.monotonic()
     with pytest.raises(ClientDisconnected):
-        out.write(b"x" * (1 << 20), timeout=0.3)
+        out.write(b"y" * 10, timeout=0.3)
     assert 0.25 < time.monotonic() - start < 3.0
     assert out.closed and len(out) == 0
     with pytest.raises(ClientDisconnected):
@@ -98,6 +113,7 @@ def test_closing_releases_a_waiting_writer(pair: tuple[socket.socket, socket.soc
     def writer() -> None:
         try:
             out.write(b"x" * (1 << 20), timeout=10.0)
+            out.write(b"x" * (1 << 20), timeout=10.0)
         except ClientDisconnected as exc:
             errors.append(exc)
 
@@ -107,3 +123,89 @@ def test_closing_releases_a_waiting_writer(pair: tuple[socket.socket, socket.soc
     out.close()
     thread.join(5.0)
     assert not thread.is_alive() and len(errors) == 1
+
+
+def test_past_memory_a_response_spills_to_a_file_in_order(
+    pair: tuple[socket.socket, socket.socket], tmp_path: Path
+) -> None:
+    """The writer never waits while the spool may take more; the bytes leave in order,
+    memory first, then the file, then memory again once the file is sent."""
+    a, b = pair
+    budget = Budget(memory=1 << 20, disk=1 << 30, directory=str(tmp_path))
+    out = OutputBuffer(
+        a, limit=64 * 1024, on_pending=lambda: None, budget=budget, spool_limit=8 << 20
+    )
+    pieces = [bytes([i]) * 100_000 for i in range(40)]  # 4 MB
+    for piece in pieces:
+        out.write(piece, timeout=0.1)  # would time out if it waited: nobody drains
+    assert out.spilled > 3_500_000 and budget.disk_used == out.spilled
+    assert budget.memory_used <= 64 * 1024 + 100_000
+    assert os.listdir(tmp_path) == []  # an unnamed file, in the spool directory's file system
+    received = _drain(out, b, 4_000_000)
+    assert received == b"".join(pieces)
+    assert out.spilled == 0 and budget.disk_used == 0 and budget.memory_used == 0
+    out.write(b"after", timeout=0.1)  # empty again: straight to the socket
+    assert b.recv(100) == b"after"
+    out.close()
+
+
+def test_the_spool_limit_and_budget_bound_a_connection(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    a, _ = pair
+    budget = Budget(memory=1 << 20, disk=300_000)
+    out = OutputBuffer(a, limit=10_000, on_pending=lambda: None, budget=budget, spool_limit=1 << 20)
+    for _ in range(3):
+        out.write(b"x" * 100_000, timeout=0.2)  # memory, then the spool
+    with pytest.raises(ClientDisconnected):  # the worker's disk budget is spent: it waits
+        out.write(b"x" * 100_000, timeout=0.2)
+    assert budget.disk_used == 0 and budget.memory_used == 0  # closing gave it all back
+    other = OutputBuffer(
+        a, limit=10_000, on_pending=lambda: None, budget=budget, spool_limit=250_000
+    )
+    other.write(b"x" * 100_000, timeout=0.2)
+    other.write(b"x" * 100_000, timeout=0.2)
+    with pytest.raises(ClientDisconnected):  # this connection's own limit
+        other.write(b"x" * 100_000, timeout=0.2)
+
+
+def test_a_spool_that_cannot_be_written_falls_back_to_waiting(
+    pair: tuple[socket.socket, socket.socket], tmp_path: Path
+) -> None:
+    a, b = pair
+    errors: list[OSError] = []
+    budget = Budget(directory=str(tmp_path / "missing"))
+    out = OutputBuffer(
+        a,
+        limit=10_000,
+        on_pending=lambda: None,
+        budget=budget,
+        spool_limit=1 << 20,
+        on_spill_error=errors.append,
+    )
+    out.write(b"x" * 100_000, timeout=0.2)  # the spool fails: memory, whole
+    assert len(errors) == 1
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (out.write(b"y" * 100, timeout=5), done.set()))
+    thread.start()
+    assert not done.wait(0.2) and len(errors) == 1  # no spool now: it waits for the client
+    assert _drain(out, b, 100_100)[-100:] == b"y" * 100
+    thread.join(5.0)
+    assert done.is_set() and budget.disk_used == 0
+
+
+def test_spool_buffer_memory_budget_spools_sooner_and_disk_budget_refuses() -> None:
+    budget = Budget(memory=15, disk=25)
+    first, second = SpoolBuffer(threshold=100, budget=budget), SpoolBuffer(100, budget)
+    first.write(b"0123456789")
+    second.write(b"abcde")
+    assert not first.spooled and not second.spooled and budget.memory_used == 15
+    second.write(b"fghij")  # the worker's memory is spent: to disk, though under threshold
+    assert second.spooled and budget.memory_used == 10 and budget.disk_used == 10
+    second.write(b"k" * 15)
+    with pytest.raises(BudgetExceeded):
+        second.write(b"l")
+    assert InputStream(second.source()).read() == b"abcdefghij" + b"k" * 15
+    second.close()
+    first.close()
+    assert budget.memory_used == 0 and budget.disk_used == 0

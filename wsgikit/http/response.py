@@ -9,6 +9,7 @@ connection; ``Connection: close`` whenever the connection will not be reused.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
 
 from .headers import ResponseHead
@@ -119,11 +120,18 @@ def error_content(status: int, detail: str = "") -> tuple[str, list[tuple[str, s
     return f"{status} {reason}", headers, body
 
 
-def error_response(status: int, date: str, server: str | None = None, detail: str = "") -> bytes:
-    """A complete error response that closes the connection (for a rejected request)."""
-    status_line, headers, body = error_content(status, detail)
+def error_response(
+    status: int,
+    date: str,
+    server: str | None = None,
+    detail: str = "",
+    headers: Iterable[tuple[str, str]] = (),
+) -> bytes:
+    """A complete error response that closes the connection (for a rejected request);
+    ``headers`` are added as they are (e.g. ``Retry-After`` for a 503)."""
+    status_line, content_headers, body = error_content(status, detail)
     lines = [f"HTTP/1.1 {status_line}"]
-    lines += [f"{name}: {value}" for name, value in headers]
+    lines += [f"{name}: {value}" for name, value in (*content_headers, *headers)]
     lines += ["Connection: close", f"Date: {date}"]
     if server:
         lines.append(f"Server: {server}")

@@ -1,17 +1,30 @@
-"""Buffers of the threaded worker: request bodies in, response bytes out.
+"""Buffers of the threaded worker: request bodies in, response bytes out, within budgets.
 
-:class:`SpoolBuffer` holds a request body while the selector loop reads it; a
-body larger than a threshold moves to a temporary file, so a large upload costs
-disk, not memory (the idea of Waitress's ``buffers.py``).
+:class:`Budget` is what one worker loop may hold for its clients, all
+connections together: bytes in memory, and bytes in temporary files of its
+spool directory. Per connection limits alone did not bound a worker: 300
+connections each holding a 1 MB body took a worker to 200 MB.
+
+:class:`SpoolBuffer` holds a request body while the selector loop reads it: in
+memory up to a threshold, or until the worker's memory budget is spent, then
+in a temporary file, within the disk budget (past it :class:`BudgetExceeded`,
+which the loop answers 503). A large upload costs disk, not memory (the idea of
+Waitress's ``buffers.py``).
 
 :class:`OutputBuffer` holds response bytes between an app thread (which writes)
-and the selector loop (which flushes them with non-blocking sends). It is
-bounded: past its limit the writing thread waits until the loop has drained it,
-so a client that stops reading costs at most ``limit`` bytes plus one chunk.
+and the selector loop (which flushes them with non-blocking sends). Past its
+in-memory limit it spills to a temporary file (Waitress's overflowable
+buffers), up to a per-connection limit and within the worker's disk budget, so
+that an app thread answering a client that reads slowly, or not at all, is
+free as soon as the response is written; the loop sends the rest as the client
+takes it (and closes a client that stops reading after ``write_timeout``).
+Only when neither memory nor disk may take more does the writer wait for the
+client, as it always did.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 import threading
@@ -21,19 +34,106 @@ from typing import IO
 
 from ..wsgi import BodySource, BytesBody, ClientDisconnected, FileBody
 
-__all__ = ["SpoolBuffer", "OutputBuffer"]
+__all__ = ["Budget", "BudgetExceeded", "SpoolBuffer", "OutputBuffer"]
 
 _WAIT_SLICE = 1.0  # a writer waiting for the client reports in at least this often
+_REFILL = 256 * 1024  # bytes of a spilled response read back into memory at a time
+_UNLIMITED = 2**63 - 1
+
+
+class BudgetExceeded(Exception):
+    """The worker's spool budget cannot hold these bytes now (answered 503)."""
+
+
+class Budget:
+    """Bytes one worker loop holds for its clients: in memory, and in its spool directory.
+
+    ``memory`` bounds request bodies and unsent responses kept in memory;
+    ``disk`` bounds what the temporary files in ``directory`` (None: the
+    system's temporary directory) hold. Used by the loop and the app threads at
+    once, so every count is taken under a lock.
+    """
+
+    def __init__(
+        self, memory: int = _UNLIMITED, disk: int = _UNLIMITED, directory: str | None = None
+    ) -> None:
+        self.memory = memory
+        self.disk = disk
+        self.directory = directory
+        self.memory_used = 0
+        self.disk_used = 0
+        self._lock = threading.Lock()
+
+    @property
+    def disk_free(self) -> int:
+        return max(0, self.disk - self.disk_used)
+
+    def take_memory(self, count: int) -> bool:
+        """Count ``count`` more bytes in memory if the budget allows them; True if it did."""
+        with self._lock:
+            if self.memory_used + count > self.memory:
+                return False
+            self.memory_used += count
+            return True
+
+    def force_memory(self, count: int) -> None:
+        """Count bytes that must be held in memory whatever the budget (one chunk)."""
+        with self._lock:
+            self.memory_used += count
+
+    def release_memory(self, count: int) -> None:
+        with self._lock:
+            self.memory_used -= count
+
+    def take_disk(self, count: int) -> bool:
+        """Count ``count`` more bytes on disk if the budget allows them; True if it did."""
+        with self._lock:
+            if self.disk_used + count > self.disk:
+                return False
+            self.disk_used += count
+            return True
+
+    def force_disk(self, count: int) -> None:
+        with self._lock:
+            self.disk_used += count
+
+    def release_disk(self, count: int) -> None:
+        with self._lock:
+            self.disk_used -= count
+
+    def temporary_file(self) -> IO[bytes]:
+        """A new unnamed, unbuffered temporary file in the spool directory.
+
+        Unbuffered, so that a full disk is an ``OSError`` of the write that found
+        it, not of a later flush.
+        """
+        return tempfile.TemporaryFile(buffering=0, dir=self.directory)
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    """Write all of ``data`` at ``offset`` (a full disk raises ``OSError``)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
 
 
 class SpoolBuffer:
-    """A request body being received: in memory up to ``threshold`` bytes, then on disk."""
+    """A request body being received: in memory up to ``threshold`` bytes (and while the
+    worker's memory budget allows), then in a temporary file (within its disk budget).
 
-    def __init__(self, threshold: int) -> None:
+    :meth:`write` raises :class:`BudgetExceeded` when the disk budget cannot take
+    the bytes, and ``OSError`` when the file cannot be written (a full disk).
+    """
+
+    def __init__(self, threshold: int, budget: Budget | None = None) -> None:
         self.threshold = threshold
+        self.budget = budget if budget is not None else Budget()
         self.size = 0
         self._memory = bytearray()
         self._file: IO[bytes] | None = None
+        self._on_disk = 0  # bytes counted against the disk budget
 
     @property
     def spooled(self) -> bool:
@@ -41,29 +141,45 @@ class SpoolBuffer:
         return self._file is not None
 
     def write(self, data: bytes) -> None:
-        self.size += len(data)
-        if self._file is not None:
-            self._file.write(data)
-            return
-        self._memory += data
-        if self.size > self.threshold:
-            self._file = tempfile.TemporaryFile()
-            self._file.write(self._memory)
-            self._memory = bytearray()
+        count = len(data)
+        if self._file is None:
+            if self.size + count <= self.threshold and self.budget.take_memory(count):
+                self._memory += data
+                self.size += count
+                return
+            self._move_to_disk()
+        assert self._file is not None
+        if not self.budget.take_disk(count):
+            raise BudgetExceeded(f"spool budget of {self.budget.disk} bytes spent")
+        self._on_disk += count
+        _write_all(self._file.fileno(), data, self.size)
+        self.size += count
+
+    def _move_to_disk(self) -> None:
+        held = len(self._memory)
+        if not self.budget.take_disk(held):
+            raise BudgetExceeded(f"spool budget of {self.budget.disk} bytes spent")
+        self._on_disk += held
+        self._file = self.budget.temporary_file()
+        _write_all(self._file.fileno(), self._memory, 0)
+        self.budget.release_memory(held)
+        self._memory = bytearray()
 
     def source(self) -> BodySource:
         """The body, from its first byte, as ``wsgi.input``'s source."""
         if self._file is not None:
-            self._file.flush()
             self._file.seek(0)
             return FileBody(self._file)
         return BytesBody(bytes(self._memory))
 
     def close(self) -> None:
-        """Release the memory or the temporary file."""
+        """Release the memory or the temporary file, and their share of the budget."""
         if self._file is not None:
             self._file.close()
             self._file = None
+        self.budget.release_disk(self._on_disk)
+        self._on_disk = 0
+        self.budget.release_memory(len(self._memory))
         self._memory = bytearray()
 
 
@@ -74,7 +190,15 @@ class OutputBuffer:
     (:meth:`flush`); one lock guards the bytes and every use of the socket for
     sending. When the buffer is empty, :meth:`write` first tries to send
     directly (a small response then leaves without waking the loop); what the
-    socket does not take is buffered and ``on_pending`` asks the loop to flush.
+    socket does not take is queued and ``on_pending`` asks the loop to flush.
+
+    Queued bytes stay in memory up to ``limit`` (and while the worker's memory
+    budget allows), then go to a temporary file, up to ``spool_limit`` bytes
+    (and while the disk budget allows), in order: once part of the response is
+    in the file, the rest follows it there. When neither may take more, the
+    writer waits until the loop has sent enough, at most ``timeout`` without
+    progress; a single write is taken whole when nothing is queued, so memory
+    never holds more than ``limit`` plus one chunk.
 
     Once :attr:`closed` (the client went away, a write timed out, or the loop
     closed the connection) nothing more is sent and writers get
@@ -83,6 +207,8 @@ class OutputBuffer:
     ``encode`` (TLS: :meth:`~wsgikit.server.tls.TLSSession.encrypt`) turns what
     :meth:`write` and :meth:`append` are given into the bytes to send, under
     the buffer's lock, so the records leave in the order they were made.
+    ``on_spill_error`` is told (under the lock) when the spool file cannot be
+    written; the buffer then keeps to memory.
     """
 
     def __init__(
@@ -91,27 +217,44 @@ class OutputBuffer:
         limit: int,
         on_pending: Callable[[], None],
         encode: Callable[[bytes], bytes] | None = None,
+        *,
+        budget: Budget | None = None,
+        spool_limit: int = 0,
+        on_spill_error: Callable[[OSError], None] | None = None,
     ) -> None:
         self._sock = sock
         self.limit = limit
+        self.spool_limit = spool_limit
+        self._budget = budget if budget is not None else Budget()
         self._on_pending = on_pending
         self._encode = encode
-        self._data = bytearray()
+        self._on_spill_error = on_spill_error
+        self._data = bytearray()  # the head of the queue, counted against memory
+        self._file: IO[bytes] | None = None  # the tail, once spilled
+        self._file_start = 0  # next byte of the file to send
+        self._file_end = 0  # bytes written to the file (all counted against disk)
+        self._spill_broken = False
+        self._sent = 0  # bytes sent in all: progress, for a waiting writer
         self._cond = threading.Condition(threading.Lock())
         self._pending = False  # the loop was asked to flush and has not drained us yet
         self.closed = False
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._data) + self._file_end - self._file_start
+
+    @property
+    def spilled(self) -> int:
+        """Bytes of this connection's responses in its temporary file now."""
+        return self._file_end
 
     # ------------------------------------------------------- the app thread
 
     def write(self, data: bytes, timeout: float, on_wait: Callable[[], None] | None = None) -> None:
-        """Queue ``data``; wait while more than ``limit`` bytes are queued.
+        """Queue ``data`` (memory, else the spool file); wait only when neither may take it.
 
         Raises ClientDisconnected if the connection is closed, or if the loop
-        made no progress draining the buffer for ``timeout`` seconds. While it
-        waits, ``on_wait`` is called at least once a second.
+        made no progress sending for ``timeout`` seconds while this waited.
+        While it waits, ``on_wait`` is called at least once a second.
         """
         with self._cond:
             if self.closed:
@@ -119,32 +262,74 @@ class OutputBuffer:
             if self._encode is not None:
                 data = self._encode(data)
             view = memoryview(data)
-            if not self._data:
+            if not self._data and self._file_end == self._file_start:
                 sent = self._send(view)
                 if self.closed:
                     raise ClientDisconnected("connection closed while sending")
                 if sent == len(view):
                     return
                 view = view[sent:]
-            self._data += view
-            if not self._pending:
-                self._pending = True
-                self._on_pending()
-            queued = len(self._data)
-            deadline = time.monotonic() + timeout
-            while len(self._data) > self.limit and not self.closed:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self._close_locked()
-                    raise ClientDisconnected(f"client read nothing for {timeout:g} s")
-                self._cond.wait(min(left, _WAIT_SLICE))
-                if on_wait is not None:
-                    on_wait()
-                if len(self._data) < queued:  # progress: restart the stall timer
-                    queued = len(self._data)
-                    deadline = time.monotonic() + timeout
+            if not self._enqueue(view):
+                self._ask_flush()
+                progress = self._sent
+                deadline = time.monotonic() + timeout
+                while not self._enqueue(view):
+                    if self.closed:
+                        raise ClientDisconnected("connection closed while sending")
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._close_locked()
+                        raise ClientDisconnected(f"client read nothing for {timeout:g} s")
+                    self._cond.wait(min(left, _WAIT_SLICE))
+                    if on_wait is not None:
+                        on_wait()
+                    if self._sent != progress:  # progress: restart the stall timer
+                        progress = self._sent
+                        deadline = time.monotonic() + timeout
             if self.closed:
                 raise ClientDisconnected("connection closed while sending")
+            self._ask_flush()
+
+    def _enqueue(self, view: memoryview) -> bool:
+        """Queue ``view`` in memory or in the file if either may take it now."""
+        if self.closed:
+            return True  # the caller reports it
+        count = len(view)
+        spilling = self._file_end > self._file_start
+        if not spilling and len(self._data) + count <= self.limit:
+            if self._budget.take_memory(count):
+                self._data += view
+                return True
+        if (
+            not self._spill_broken
+            and self._file_end + count <= self.spool_limit
+            and self._budget.take_disk(count)
+        ):
+            try:
+                self._spill(view)
+                return True
+            except OSError as exc:
+                self._budget.release_disk(count)
+                self._spill_broken = True
+                if self._on_spill_error is not None:
+                    self._on_spill_error(exc)
+        if not self._data and not spilling:
+            self._budget.force_memory(count)  # nothing queued: take one chunk whole
+            self._data += view
+            return True
+        return False
+
+    def _spill(self, data: bytes | bytearray | memoryview) -> None:
+        """Append to the file (disk already counted); OSError if it cannot be written."""
+        if self._file is None:
+            self._file = self._budget.temporary_file()
+        _write_all(self._file.fileno(), data, self._file_end)
+        self._file_end += len(data)
+
+    def _ask_flush(self) -> None:
+        if not self._pending and not self.closed:
+            self._pending = True
+            self._on_pending()
 
     # ------------------------------------------------------------- the loop
 
@@ -152,32 +337,81 @@ class OutputBuffer:
         """Queue bytes from the loop thread itself (it flushes them next)."""
         with self._cond:
             if not self.closed:
-                self._data += self._encode(data) if self._encode is not None else data
+                self._append(self._encode(data) if self._encode is not None else data)
 
     def append_raw(self, data: bytes) -> None:
         """Queue bytes as they are (a TLS session's own records), from the loop thread."""
         with self._cond:
             if not self.closed:
-                self._data += data
+                self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        if self._file_end > self._file_start:  # behind a spilled response, in order
+            self._budget.force_disk(len(data))
+            try:
+                self._spill(data)
+            except OSError:
+                self._budget.release_disk(len(data))
+                self._close_locked()
+            return
+        self._budget.force_memory(len(data))
+        self._data += data
 
     def flush(self) -> bool:
         """Send what the socket takes now; True once nothing is left (or closed)."""
         with self._cond:
-            before = len(self._data)
-            while self._data and not self.closed:
+            before = self._sent
+            while not self.closed:
+                if not self._data and self._file_end > self._file_start:
+                    self._refill()
+                    continue
+                if not self._data:
+                    break
                 sent = self._send(self._data)
                 if sent == 0:
                     break
                 del self._data[:sent]
-            if len(self._data) != before:
+                self._budget.release_memory(sent)
+                self._sent += sent
+            if self._sent != before:
                 self._cond.notify_all()
-            if self._data:
+            if len(self):
                 return False
             self._pending = False
             return True
 
+    def _refill(self) -> None:
+        """Read the next part of the file back into memory; empty the file once read."""
+        assert self._file is not None
+        try:
+            chunk = os.pread(
+                self._file.fileno(),
+                min(_REFILL, self._file_end - self._file_start),
+                self._file_start,
+            )
+        except OSError:
+            chunk = b""
+        if not chunk:  # the file lost bytes we wrote: nothing sane is left to send
+            self._close_locked()
+            return
+        self._file_start += len(chunk)
+        self._budget.force_memory(len(chunk))
+        self._data += chunk
+        if self._file_start == self._file_end:
+            self._empty_file()
+
+    def _empty_file(self) -> None:
+        if self._file is not None:
+            try:
+                os.ftruncate(self._file.fileno(), 0)
+            except OSError:
+                self._file.close()
+                self._file = None
+        self._budget.release_disk(self._file_end)
+        self._file_start = self._file_end = 0
+
     def close(self) -> None:
-        """Stop sending; wake and fail any waiting writer."""
+        """Stop sending; wake and fail any waiting writer; give the budget back."""
         with self._cond:
             self._close_locked()
 
@@ -185,7 +419,12 @@ class OutputBuffer:
 
     def _close_locked(self) -> None:
         self.closed = True
+        self._budget.release_memory(len(self._data))
         self._data = bytearray()
+        self._empty_file()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         self._pending = False
         self._cond.notify_all()
 

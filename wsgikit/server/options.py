@@ -42,6 +42,14 @@ class ServerOptions:
     - ``graceful_timeout``: at a graceful stop, how long the threaded loop keeps
       answering requests it already holds (the ones waiting their turn included).
     - ``spool_threshold``: request bodies larger than this go to a temporary file.
+    - ``spool_dir``: where the threaded loop's temporary files go (None: the
+      system's temporary directory).
+    - ``buffer_memory``: most bytes of request bodies and unsent responses the
+      threaded loop keeps in memory, all connections together; past it they spool.
+    - ``spool_budget``: most bytes the threaded loop keeps in its temporary files,
+      all connections together (request bodies past it: 503 with Retry-After).
+    - ``response_spool_limit``: most bytes of one response spooled for a slow
+      client; past it the app thread waits for the client (``write_timeout``).
     - ``root_path``: the app's mount point (``SCRIPT_NAME``).
     - ``server_header``: the ``Server`` response header; None sends none.
     - ``pre_request`` / ``post_request``: called around each request.
@@ -63,6 +71,10 @@ class ServerOptions:
     write_timeout: float = 30.0
     graceful_timeout: float = 30.0
     spool_threshold: int = 1 << 20
+    spool_dir: str | None = None
+    buffer_memory: int = 64 << 20
+    spool_budget: int = 1 << 30
+    response_spool_limit: int = 64 << 20
     root_path: str = ""
     server_header: str | None = "wsgikit"
     pre_request: RequestHook | None = None

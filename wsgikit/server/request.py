@@ -103,9 +103,11 @@ class RequestHandler:
     def new_connection(self) -> HTTPConnection:
         return HTTPConnection(self.limits, self.server_header)
 
-    def error_bytes(self, status: int) -> bytes:
-        """A complete error response (it closes the connection)."""
-        return error_response(status, self.date(), self.server_header)
+    def error_bytes(self, status: int, retry_after: int | None = None) -> bytes:
+        """A complete error response (it closes the connection); ``retry_after``:
+        seconds for a ``Retry-After`` header (RFC 9110 section 10.2.3)."""
+        headers = () if retry_after is None else (("Retry-After", str(retry_after)),)
+        return error_response(status, self.date(), self.server_header, headers=headers)
 
     def base_environ(self, listener: socket.socket) -> dict[str, Any]:
         """The per-listener part of environ, computed once."""

@@ -8,12 +8,23 @@ queued for one of ``threads`` app threads, so idle, slow or hostile clients
 cost a buffer and a file descriptor, never an app thread (Waitress's
 channel/task split).
 
-Responses go out through a bounded :class:`OutputBuffer` per connection: the
-app thread sends directly while the socket takes the bytes, queues the rest,
-and the loop flushes the queue with non-blocking sends. Past the buffer's bound
-the app thread waits (at most ``write_timeout`` without progress, then the
-client counts as gone), so a client that stops reading holds one app thread
-and a bounded amount of memory, and never the loop or other clients.
+Responses go out through an :class:`OutputBuffer` per connection: the app
+thread sends directly while the socket takes the bytes, queues the rest, and
+the loop flushes the queue with non-blocking sends. Past 512 KiB in memory the
+queue spills to a temporary file (up to ``response_spool_limit``), so an app
+thread answering a client that reads slowly or not at all is free once the
+response is written; the loop closes a client that takes nothing for
+``write_timeout``. Only past the spool limit does the app thread wait for the
+client (at most ``write_timeout`` without progress).
+
+Memory and disk are bounded per worker, not only per connection: one
+:class:`Budget` counts the bytes of bodies and responses every connection holds
+in memory (``buffer_memory``; past it they spool sooner) and in the spool
+directory (``spool_dir``, ``spool_budget``). A request body the spool cannot
+hold is refused: 413 if it never could (its Content-Length exceeds the whole
+budget), 503 with ``Retry-After`` if it cannot now (checked from the
+Content-Length before reading, and again as bytes arrive, which covers chunked
+bodies), 507 if the spool's file system is full.
 
 Backpressure:
 
@@ -24,10 +35,19 @@ Backpressure:
   unregistered) until a thread frees up.
 
 ``Expect: 100-continue`` (RFC 9110 section 10.1.1): the loop sends
-``100 Continue`` itself when it starts waiting for the body, that is after the
-head passed every check (limits, framing, a Content-Length over
-``limit_request_body`` is answered 413 instead). The application therefore
-always sees a complete body, as for any other request.
+``100 Continue`` itself when it starts waiting for the body, and only after the
+head passed every check a server can make without the application: limits and
+framing (a Content-Length over ``limit_request_body`` is 413) and the spool
+budget (413 or 503 as above). So an upload the worker could not store is
+refused before the client sends it. The application itself does not get to
+refuse it first: that would mean running the app on the head and streaming the
+body to it as it arrives, so any client sending ``Expect: 100-continue`` and
+then trickling its body could hold an app thread for as long as it likes; with
+the default single app thread, two such clients would stop a two-worker
+server, the very failure this worker exists to prevent. An application that
+must decide on an upload before it is stored (authentication, quotas) can run
+the sync worker, which answers ``100 Continue`` when the app first reads the
+body, behind a buffering proxy.
 
 Timeouts: a request head must complete within ``header_timeout`` of its first
 byte (of the accept, for a new connection) or is answered 408; a connection
@@ -51,10 +71,12 @@ from __future__ import annotations
 
 import collections
 import enum
+import errno
 import queue
 import selectors
 import socket
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -71,7 +93,7 @@ from ..http import (
 )
 from ..wsgi import BodySource
 from .admission import Admission
-from .buffers import OutputBuffer, SpoolBuffer
+from .buffers import Budget, BudgetExceeded, OutputBuffer, SpoolBuffer
 from .loop import WorkerLoop
 from .proxied import Peer, ProxyGate, ProxyRefused, client_of, proxy_gate
 from .request import peer_address
@@ -80,7 +102,8 @@ from .tls import TLSSession
 __all__ = ["ThreadedServer", "BufferedTransport"]
 
 _RECV = 65536
-_OUTPUT_LIMIT = 512 * 1024  # response bytes buffered per connection before the app waits
+_OUTPUT_LIMIT = 512 * 1024  # response bytes kept in memory per connection before spilling
+_RETRY_AFTER = 5  # seconds, in a 503/507 for a body the spool has no room for
 _ACCEPT_BATCH = 64  # connections accepted per readable event of a listener
 _SWEEP = 0.1  # seconds between timeout checks
 _HEARTBEAT = 0.5  # seconds between monitor.notify() calls
@@ -280,6 +303,10 @@ class ThreadedServer(WorkerLoop):
         self._stop_handled = False
         self._stop_cutoff = 0.0
         self._sleeping = False  # the loop is (about to be) blocked in select()
+        options = self.options
+        #: What this worker holds for its clients, all connections together.
+        self.budget = Budget(options.buffer_memory, options.spool_budget, options.spool_dir)
+        self._spool_failing = False  # a spool write failed; logged once until one works
 
     # ------------------------------------------------------------ control
 
@@ -505,7 +532,15 @@ class ThreadedServer(WorkerLoop):
 
         options = self.options
         tls = TLSSession(options.ssl_context) if options.ssl_context is not None else None
-        out = OutputBuffer(sock, _OUTPUT_LIMIT, on_pending, tls.encrypt if tls else None)
+        out = OutputBuffer(
+            sock,
+            _OUTPUT_LIMIT,
+            on_pending,
+            tls.encrypt if tls else None,
+            budget=self.budget,
+            spool_limit=options.response_spool_limit,
+            on_spill_error=self._spill_failed,
+        )
         handler = self.handler
         remote = peer_address(addr)
         gate = proxy_gate(options.proxy_protocol, options.proxy_allow, remote)
@@ -630,8 +665,9 @@ class ThreadedServer(WorkerLoop):
                 return
             if type(event) is Data:
                 if conn.spool is None:
-                    conn.spool = SpoolBuffer(self.options.spool_threshold)
-                conn.spool.write(event.data)
+                    conn.spool = SpoolBuffer(self.options.spool_threshold, self.budget)
+                if not self._store(conn, event.data):
+                    return
                 conn.deadline = time.monotonic() + self.options.body_timeout
             elif event is END_OF_MESSAGE:
                 conn.body = _NO_BODY if conn.spool is None else conn.spool.source()
@@ -642,6 +678,8 @@ class ThreadedServer(WorkerLoop):
                 return
             elif isinstance(event, Request):
                 conn.request = event
+                if not self._body_fits(conn, event):
+                    return
                 conn.phase = _Phase.BODY
                 conn.deadline = time.monotonic() + self.options.body_timeout
             elif event is CONNECTION_CLOSED:
@@ -649,6 +687,53 @@ class ThreadedServer(WorkerLoop):
                 return
             else:  # pragma: no cover - PAUSED cannot happen while reading
                 return
+
+    def _body_fits(self, conn: _Connection, request: Request) -> bool:
+        """Refuse, before reading it (and before any ``100 Continue``), a declared body
+        that must go to disk and that the spool budget cannot hold: 413 if it never
+        could, 503 with ``Retry-After`` if it cannot now."""
+        length = request.content_length
+        budget = self.budget
+        if (
+            not length
+            or length <= self.options.spool_threshold
+            and length <= max(0, budget.memory - budget.memory_used)
+        ):
+            return True
+        if length > budget.disk:
+            self._reject(conn, 413, f"body of {length} bytes > spool budget of {budget.disk}")
+            return False
+        if length > budget.disk_free:
+            self._reject(conn, 503, f"body of {length} bytes: spool budget spent", retry=True)
+            return False
+        return True
+
+    def _store(self, conn: _Connection, data: bytes) -> bool:
+        """Add body bytes to the connection's spool; answer 503/507 if they do not fit."""
+        assert conn.spool is not None
+        try:
+            conn.spool.write(data)
+        except BudgetExceeded as exc:
+            self._reject(conn, 503, str(exc), retry=True)
+            return False
+        except OSError as exc:
+            # A full disk (or quota) is 507 Insufficient Storage; anything else that
+            # keeps us from storing the body is the server's trouble for now: 503.
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            self._spill_failed(exc)
+            self._reject(conn, 507 if full else 503, f"cannot spool the body: {exc}", retry=True)
+            return False
+        if self._spool_failing and conn.spool.spooled:
+            self._spool_failing = False
+            self.logger.info("spooling request bodies works again")
+        return True
+
+    def _spill_failed(self, exc: OSError) -> None:
+        """A spool file could not be written (from the loop or an app thread): log once."""
+        if not self._spool_failing:
+            self._spool_failing = True
+            where = self.options.spool_dir or tempfile.gettempdir()
+            self.logger.error("cannot write to the spool directory %s: %s", where, exc)
 
     # ------------------------------------------------------- app threads
 
@@ -746,8 +831,9 @@ class ThreadedServer(WorkerLoop):
         self._update(conn)
         self._advance(conn)  # a pipelined request may already be buffered
 
-    def _reject(self, conn: _Connection, status: int, reason: str) -> None:
-        """Answer an error status, then close (after a linger)."""
+    def _reject(self, conn: _Connection, status: int, reason: str, retry: bool = False) -> None:
+        """Answer an error status, then close (after a linger); ``retry`` adds
+        ``Retry-After`` (the server is short of room for now, not the request wrong)."""
         self.logger.debug("rejected request (%d): %s", status, reason)
         conn.http.close()
         if conn.spool is not None:
@@ -755,7 +841,7 @@ class ThreadedServer(WorkerLoop):
             conn.spool = None
         conn.phase = _Phase.CLOSING
         conn.deadline = time.monotonic() + min(self.options.write_timeout, 5.0)
-        conn.out.append(self.handler.error_bytes(status))
+        conn.out.append(self.handler.error_bytes(status, _RETRY_AFTER if retry else None))
         self._flush(conn)
 
     def _linger(self, conn: _Connection) -> None:
