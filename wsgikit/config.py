@@ -570,7 +570,7 @@ class Config:
         section="worker processes",
     )
     buffer_memory: int = setting(
-        64 << 20,
+        32 << 20,
         "--buffer-memory",
         metavar="BYTES",
         help="Most bytes of request bodies and unsent responses one worker keeps in memory "

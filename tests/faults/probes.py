@@ -119,6 +119,30 @@ def non_reading_client(port: int, path: str) -> socket.socket:
     return sock
 
 
+def stall_every_worker(
+    port: int, path: str, workers: int, each: int = 2, most: int = 8
+) -> list[socket.socket]:
+    """Non-reading clients of ``path`` until every worker serves ``each`` of them (the
+    response's ``X-Pid`` tells which), at most ``most``. A client whose response head
+    does not come within a second waits behind a worker's busy app threads (it stalls
+    that worker too, but we cannot tell which): we go on with the next one."""
+    stalled: list[socket.socket] = []
+    per_worker: dict[str, int] = {}
+    while len(stalled) < most:
+        sock = non_reading_client(port, path)
+        stalled.append(sock)
+        client = RawClient(sock=sock, timeout=1.0)
+        try:
+            _, headers = client.read_head()
+        except (TimeoutError, ConnectionError):
+            continue
+        pid = headers["x-pid"]
+        per_worker[pid] = per_worker.get(pid, 0) + 1
+        if len(per_worker) == workers and min(per_worker.values()) >= each:
+            break
+    return stalled
+
+
 def closed_by_server(sock: socket.socket, timeout: float) -> bool:
     """Read and discard until the server closes ``sock``; True if it did within ``timeout``."""
     with RawClient(sock=sock, timeout=timeout) as client:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 
@@ -36,3 +38,43 @@ def test_requests_that_crash_their_worker_leave_the_server_available(prefork):
     assert log.count("died (exit code 1)") >= crashes // 2, log
     assert probes.availability >= 0.95, probes.summary()
     print(f"\ncrash loop: {crashes} crash requests; probes {probes.summary()}")
+
+
+def test_kill_9_of_a_worker_under_load(prefork):
+    """SIGKILL one of two workers while probes run: only what that worker held is lost;
+    it is replaced at once and every later probe is answered."""
+    server = prefork()
+    master = server.process.pid
+    with Probes(server, interval=0.05, timeout=2.0) as probes:
+        time.sleep(0.5)
+        victim = min(children(master))
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: victim not in children(master) and len(children(master)) == 2)
+        lost_at_kill = len(probes.failures)
+        time.sleep(1.0)
+    assert len(probes.failures) == lost_at_kill <= 2, probes.summary()
+    assert probes.availability >= 0.95, probes.summary()
+    print(f"\nkill -9: probes {probes.summary()}")
+
+
+def test_sigstop_of_a_worker_under_load(prefork):
+    """A stopped worker stops beating: after --timeout the master kills it (SIGKILL reaches
+    a stopped process) and replaces it; the other worker answers meanwhile."""
+    server = prefork(timeout=2)
+    master = server.process.pid
+    with Probes(server, interval=0.1, timeout=5.0) as probes:
+        time.sleep(0.3)
+        victim = min(children(master))
+        os.kill(victim, signal.SIGSTOP)
+        try:
+            wait_for(lambda: victim not in children(master), "the stopped worker killed")
+        finally:
+            if victim in children(master):
+                os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(children(master)) == 2, "replaced")
+        lost_at_kill = len(probes.failures)
+        time.sleep(1.0)
+    assert "is stuck: no heartbeat" in server.log_text()
+    assert len(probes.failures) == lost_at_kill, probes.summary()  # none after the kill
+    assert probes.availability >= 0.9, probes.summary()
+    print(f"\nSIGSTOP: probes {probes.summary()}")

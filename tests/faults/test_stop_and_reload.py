@@ -7,6 +7,8 @@ import signal
 import time
 
 from ..rawhttp import RawClient
+from ..support import wait_for
+from .probes import Probes, children, open_fds, rss_kib
 
 
 def _get(port: int, path: str) -> int:
@@ -32,3 +34,56 @@ def test_term_answers_every_request_already_received(prefork):
                 statuses.append(repr(exc))
     assert server.process.wait(30) == 0
     assert statuses.count(200) == 50, statuses
+
+
+def test_two_hups_within_50_ms_are_both_applied(prefork, tmp_path):
+    """Two deploys in quick succession: the config file changes, HUP, it changes again,
+    HUP within 50 ms while the first reload is under way. The second is not dropped:
+    the final workers serve the second change."""
+    conf = tmp_path / "wsgikit.conf.py"
+    conf.write_text("server_header = 'v1'\n")
+    server = prefork(config=str(conf))
+    master = server.process.pid
+    first_workers = children(master)
+    with Probes(server, path="/", interval=0.05, timeout=5.0) as probes:
+        conf.write_text("server_header = 'v2'\n")
+        server.signal(signal.SIGHUP)
+        sent = time.monotonic()
+        while "reloading: starting" not in server.log_text():  # the first one is under way
+            assert time.monotonic() - sent < 5.0, server.log_text()
+            time.sleep(0.002)
+        conf.write_text("server_header = 'v3'\n")
+        server.signal(signal.SIGHUP)
+        gap = time.monotonic() - sent
+        wait_for(lambda: server.log_text().count("reload complete") == 2, "second reload")
+        wait_for(lambda: len(children(master)) == 2, "old generations gone")
+    assert "HUP during the reload to generation 2: reloading again after it" in server.log_text()
+    assert server.get("/").headers["Server"] == "v3"
+    assert not children(master) & first_workers
+    assert probes.failures == [], probes.summary()
+    print(f"\nHUP twice, {gap * 1000:.0f} ms apart: both applied; probes {probes.summary()}")
+
+
+def test_10000_keep_alive_requests_leave_no_fd_or_memory_growth(prefork):
+    server = prefork(workers=1, keepalive=30)
+    (worker,) = children(server.process.pid)
+    with RawClient(server.port, timeout=10) as warm:
+        for _ in range(200):  # warm up: imports, caches, allocator arenas
+            warm.get("/")
+    fds, rss = open_fds(worker), rss_kib(worker)
+    batch = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" * 100
+    with RawClient(server.port, timeout=30) as client:
+        for _ in range(50):  # 5,000 pipelined in batches of 100 on one connection
+            client.send(batch)
+            for _ in range(100):
+                assert client.read_response().body == b"ok"
+    for _ in range(50):  # and 5,000 on 50 connections of 100 each
+        with RawClient(server.port, timeout=30) as client:
+            client.send(batch)
+            for _ in range(100):
+                assert client.read_response().body == b"ok"
+    wait_for(lambda: open_fds(worker) <= fds, "connections closed", 5.0)
+    grown = rss_kib(worker) - rss
+    assert open_fds(worker) <= fds
+    assert grown < 2048, f"RSS grew by {grown} KiB over 10,000 requests"
+    print(f"\n10,000 keep-alive requests: fds {fds} -> {open_fds(worker)}, RSS +{grown} KiB")

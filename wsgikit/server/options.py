@@ -72,7 +72,7 @@ class ServerOptions:
     graceful_timeout: float = 30.0
     spool_threshold: int = 1 << 20
     spool_dir: str | None = None
-    buffer_memory: int = 64 << 20
+    buffer_memory: int = 32 << 20
     spool_budget: int = 1 << 30
     response_spool_limit: int = 64 << 20
     root_path: str = ""
