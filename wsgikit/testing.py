@@ -15,6 +15,7 @@ the server fails to start, or exits during a test, the error carries its log.
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json as jsonlib
 import os
@@ -533,9 +534,17 @@ class LiveServer:
         # We bind the socket and hand it over as fd://N: the port is known at once,
         # whatever the server logs and wherever it logs it.
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))
-        listener.listen(128)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(128)
+        except OSError as exc:
+            listener.close()
+            from .binds import BindError
+
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            where = f"[{self.host}]" if ":" in self.host else self.host
+            raise BindError(f"cannot listen on {where}:{self.port}: {reason or exc}") from None
         self.port = listener.getsockname()[1]
         fd = listener.fileno()
         args = [sys.executable, "-m", "wsgikit", spec, "-b", f"fd://{fd}"]

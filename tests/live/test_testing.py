@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 
 import pytest
 
@@ -48,6 +49,17 @@ def test_thread_mode_errors_are_the_apps_and_the_settings() -> None:
         LiveServer(apps.echo, threads=0).start()
     with pytest.raises(BindError):
         LiveServer(apps.echo, host="256.0.0.1").start()
+
+
+@pytest.mark.parametrize("served", [apps.echo, SERVICE], ids=["thread", "prefork"])
+def test_a_busy_port_is_one_clear_line_in_both_modes(served) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(BindError) as err:
+            LiveServer(served, port=port, workers=0 if callable(served) else 1).start()
+    assert str(err.value) == f"cannot listen on 127.0.0.1:{port}: address already in use"
 
 
 def test_import_string_of() -> None:
