@@ -32,6 +32,27 @@ def test_settings_reference_is_up_to_date():
     )
 
 
+def test_the_gunicorn_page_is_up_to_date_and_names_every_flag_and_hook():
+    from tests.gunicorn.test_flags import GUNICORN_FLAGS, REFUSED
+    from wsgikit.config import HOOK_NAMES
+
+    module = _generate_module()
+    text = (DOCS / "gunicorn.md").read_text()
+    assert text == module.gunicorn_page(), "docs/gunicorn.md is stale: run python docs/generate.py"
+    for flag in [f for f, _ in GUNICORN_FLAGS] + list(REFUSED):
+        assert f"`{flag}`" in text, f"{flag} is not in docs/gunicorn.md"
+    for hook in [*HOOK_NAMES, "ssl_context", "pre_exec"]:
+        assert f"`{hook}(" in text, f"hook {hook} is not in docs/gunicorn.md"
+
+
+def _generate_module():
+    spec = importlib.util.spec_from_file_location("docs_generate", DOCS / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_every_cli_setting_is_documented_with_its_flags():
     text = (DOCS / "settings.md").read_text()
     for spec in SETTINGS.values():

@@ -97,12 +97,14 @@ GUNICORN_FLAGS: list[tuple[str, str | None]] = [
     ("--control-socket-mode", "0600"),
     ("--no-control-socket", None),
     ("--log-config-json", "/tmp/log.json"),
+    ("--reload", None),
+    ("--reload-engine", "inotify"),
+    ("--reload-extra-file", "templates/page.html"),
 ]
 # (--ciphers is accepted too, but only with --certfile: TLS settings need a certificate.)
-# Left to the engineers who implement them (reload, issue 11) or configured by TLS's
-# owner as config-file-only (issue 10): still usage errors on the command line.
+# Configured by TLS's owner as config-file-only (issue 10): usage errors on the
+# command line.
 OWNED_ELSEWHERE = {
-    "--reload", "--reload-engine", "--reload-extra-file",
     "--ssl-version", "--suppress-ragged-eofs", "--do-handshake-on-connect",
 }  # fmt: skip
 REFUSED = {"--paste": "development.ini", "--protocol": "uwsgi"}
