@@ -410,11 +410,12 @@ class LiveServer:
     def wait_workers(self, count: int | None = None, timeout: float | None = None) -> list[int]:
         """Wait until ``count`` workers (default: ``workers``) serve; return their PIDs."""
         want = self.workers if count is None else count
-        return self.wait_for(
-            lambda: (lambda pids: pids if len(pids) == want else [])(self.worker_pids),
-            f"{want} booted worker(s)",
-            timeout,
-        )
+
+        def serving() -> list[int]:
+            pids = self.worker_pids
+            return pids if len(pids) == want else []
+
+        return self.wait_for(serving, f"{want} booted worker(s)", timeout)
 
     def signal(self, signum: int) -> None:
         """Send a signal to the pre-fork master."""
@@ -427,7 +428,7 @@ class LiveServer:
     def kill_worker(self, pid: int | None = None, signum: int = _SIGKILL) -> int:
         """Send ``signum`` to a worker (default: the oldest that serves); return its PID."""
         if pid is None:
-            pid = self.wait_workers(None)[0] if not self.worker_pids else self.worker_pids[0]
+            pid = (self.worker_pids or self.wait_workers())[0]
         os.kill(pid, signum)
         return pid
 
