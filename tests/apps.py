@@ -154,3 +154,17 @@ def hop_by_hop(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     name, _, value = (environ.get("QUERY_STRING") or "Connection=close").partition("=")
     start_response("200 OK", [("Content-Type", "text/plain"), (name, value)])
     return [b"done"]
+
+
+def framing(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Reads the whole body; answers with the method, path, host and body size (never the body).
+
+    The hostile corpus uses it: a smuggled request that got answered would show
+    its path, while a body that merely looks like a request never shows up.
+    """
+    size = len(environ["wsgi.input"].read())
+    host = environ.get("HTTP_HOST", "")
+    text = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']} host={host} body={size}"
+    data = text.encode("latin-1")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]

@@ -16,7 +16,6 @@ import pytest
 from wsgikit.testing import LiveServer
 
 from .. import apps
-from ..http.malformed_cases import CASES, Case
 from ..rawhttp import RawClient
 from ..support import wait_for
 
@@ -213,37 +212,6 @@ def test_graceful_stop_finishes_the_request_in_flight(worker_class):
         c.close()
     finally:
         server.stop()
-
-
-_servers: dict[tuple[object, ...], LiveServer] = {}
-
-
-@pytest.fixture(scope="module")
-def corpus_servers():
-    yield _servers
-    for server in _servers.values():
-        server.stop()
-    _servers.clear()
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_malformed_request_over_a_socket(case: Case, corpus_servers, worker_class):
-    key = (worker_class, *sorted(case.limits.items()))
-    server = corpus_servers.get(key)
-    if server is None:
-        server = corpus_servers[key] = LiveServer(
-            apps.echo, header_timeout=2.0, worker_class=worker_class, **case.limits
-        )
-        server.start()
-    with RawClient(server.port) as c:
-        try:
-            c.send(case.raw)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may reject before reading everything
-        data = c.read_until_close(10)
-    assert data.startswith(b"HTTP/1.1 %d " % case.status), data[:200]
-    assert data.count(b"HTTP/1.1 ") == 1, "something after the rejected request was answered"
-    assert b"SMUGGLED" not in data
 
 
 def test_an_idle_keep_alive_client_does_not_starve_a_new_one(wsgikit_server, worker_class):

@@ -261,3 +261,24 @@ def test_options_asterisk_has_empty_path_info() -> None:
     assert env["PATH_INFO"] == ""
     assert env["RAW_URI"] == "*"
     wsgiref.validate.check_environ(env)
+
+
+def test_absolute_form_authority_overrides_host() -> None:
+    # RFC 9112 section 3.2.2: the target's authority, not the Host header.
+    env = make_environ(req("http://a.example:8080/p", "Host: b.example\r\n"))
+    assert env["HTTP_HOST"] == "a.example:8080"
+    assert env["PATH_INFO"] == "/p"
+    assert "b.example" not in str(env.values())
+
+
+def test_host_header_when_the_target_has_no_authority() -> None:
+    assert make_environ(req("/p", "Host: b.example\r\n"))["HTTP_HOST"] == "b.example"
+    assert "HTTP_HOST" not in make_environ(req("/p", "", version="1.0"))
+
+
+def test_connect_has_empty_path_info() -> None:
+    env = make_environ(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+    assert env["REQUEST_METHOD"] == "CONNECT"
+    assert env["PATH_INFO"] == ""
+    assert env["RAW_URI"] == "example.com:443"
+    assert env["HTTP_HOST"] == "example.com:443"

@@ -1,45 +1,35 @@
-"""A sans-IO HTTP/1.1 server connection on top of h11.
+"""A sans-IO HTTP/1.1 server connection.
 
 Feed it bytes with :meth:`HTTPConnection.receive_data`, pull events with
 :meth:`HTTPConnection.next_event`, and turn a response into bytes with
 :meth:`start_response` / :meth:`send_body` / :meth:`end_response`. No sockets,
 threads or clocks: the caller does the I/O and supplies the ``Date`` value.
 
-h11 parses every request head and body. This class adds what h11 leaves to
-the application:
-
-- limits on the request line, header count and header size, checked on the
-  raw bytes *before* h11 sees them, so an oversized head is answered 414/431
-  rather than buffered;
-- stricter rejection of ambiguous framing (Content-Length together with
-  Transfer-Encoding, obs-fold, repeated Host) that h11 tolerates but that
-  enables request smuggling behind a proxy;
-- a status for every error, HTTP/1.0 keep-alive, ``100 Continue``
-  bookkeeping, and the response framing rules.
-
-Each request gets its own ``h11.Connection``; the bytes h11 buffered past the
-end of one request (pipelining) are taken back through its public
-``trailing_data`` and re-checked against the limits before the next request is
-parsed.
+The received bytes stay in one buffer of ours. A head is checked line by line
+as it arrives (:mod:`.head`: CRLF, limits, field syntax, framing headers) and
+only a complete head is handed to h11 to parse; the body is read by our own
+framing readers (:mod:`.body`), which stop exactly where the body ends, so
+the bytes after it are the next request's head (pipelining). Every error is a
+:class:`ProtocolError` with the status to answer; after one, nothing more
+the client sent is interpreted.
 """
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 
-import h11
-
+from .body import BodyReader, ChunkedBody, LengthBody
+from .buffer import InputBuffer
 from .errors import ProtocolError, ResponseError
 from .events import (
     CONNECTION_CLOSED,
     END_OF_MESSAGE,
     NEED_DATA,
     PAUSED,
-    Data,
     Event,
     Request,
 )
+from .head import HeadScanner, parse_head
 from .headers import ResponseHead, check_response
 from .limits import Limits
 from .response import BodyFraming, serialize_head
@@ -47,10 +37,6 @@ from .response import BodyFraming, serialize_head
 __all__ = ["HTTPConnection", "ConnState"]
 
 _NOT_STARTED = BodyFraming(chunked=False, no_body=True, remaining=None)
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-# RFC 3986 host (reg-name, IPv4 or [IP-literal]) with an optional port.
-_HOST = re.compile(rb"(\[[0-9A-Fa-f:.vV]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(:[0-9]*)?\Z")
-_CHUNKED_NOT_LAST = re.compile(rb"(?im)^transfer-encoding:[^\n]*chunked[ \t]*,")
 
 
 class ConnState(Enum):
@@ -63,10 +49,6 @@ class ConnState(Enum):
     ERROR = "error"  # the client sent something we rejected
 
 
-def _tokens(value: bytes) -> set[bytes]:
-    return {part.strip().lower() for part in value.split(b",")}
-
-
 class HTTPConnection:
     """One server-side HTTP/1.1 connection, without I/O."""
 
@@ -75,13 +57,10 @@ class HTTPConnection:
         self.server_header = server_header
         self.state = ConnState.HEAD
         self.request: Request | None = None
-        self._buffer = bytearray()  # head bytes not yet given to h11
+        self._in = InputBuffer()  # received bytes not yet consumed
         self._eof = False
-        self._h11: h11.Connection | None = None
-        self._body_seen = 0
-        self._max_head = self.limits.head_size
-        self._scanned = 0  # head bytes whose lines have been checked
-        self._fields = 0  # header fields counted so far
+        self._scanner = HeadScanner(self.limits)
+        self._body: BodyReader = LengthBody(0)
         self._reset_response()
 
     def _reset_response(self) -> None:
@@ -98,16 +77,13 @@ class HTTPConnection:
         """Give the connection bytes from the client; ``b""`` means end of input."""
         if not data:
             self._eof = True
-        if self.state is ConnState.HEAD:
-            self._buffer += data
-        elif self._h11 is not None and self.state in (ConnState.BODY, ConnState.DONE):
-            if self._h11.their_state is not h11.ERROR:
-                self._h11.receive_data(data)
+        elif self.state in (ConnState.HEAD, ConnState.BODY, ConnState.DONE):
+            self._in.append(data)
 
     @property
     def buffered_head(self) -> bool:
         """True while part of a request head has arrived but not all of it."""
-        return self.state is ConnState.HEAD and bool(self._buffer)
+        return self.state is ConnState.HEAD and bool(len(self._in))
 
     @property
     def request_complete(self) -> bool:
@@ -122,10 +98,13 @@ class HTTPConnection:
         """
         state = self.state
         try:
+            if state is ConnState.BODY:
+                event = self._body.next_event(self._in, self._eof)
+                if event is END_OF_MESSAGE:
+                    self.state = ConnState.DONE
+                return event
             if state is ConnState.HEAD:
                 return self._next_head()
-            if state is ConnState.BODY:
-                return self._next_body()
         except ProtocolError:
             self.state = ConnState.ERROR
             raise
@@ -136,175 +115,26 @@ class HTTPConnection:
         return CONNECTION_CLOSED
 
     def _next_head(self) -> Event:
-        buf = self._buffer
-        if self._scanned == 0:
-            # RFC 9112 section 2.2: ignore empty lines received before a request line.
-            while buf[:1] == b"\n" or buf[:2] == b"\r\n":
-                del buf[: 1 if buf[:1] == b"\n" else 2]
-        end = self._scan_head(buf)
+        buf = self._in
+        scanner = self._scanner
+        end = scanner.scan(buf)
         if end < 0:
             if self._eof:
-                if not buf:
+                if not len(buf):
                     self.state = ConnState.CLOSED
                     return CONNECTION_CLOSED
                 raise ProtocolError("connection closed in the middle of a request head")
             return NEED_DATA
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
-        self._h11 = conn
-        head = bytes(buf[:end])
-        conn.receive_data(head)
-        rest = bytes(buf[end:])
-        buf.clear()
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            status = exc.error_status_hint
-            if status == 501 and _CHUNKED_NOT_LAST.search(head) is not None:
-                # RFC 9112 section 6.3: chunked not the final coding is a 400.
-                status = 400
-            raise ProtocolError(f"malformed request head: {exc}", status) from None
-        if not isinstance(event, h11.Request):  # pragma: no cover - h11 guarantees a Request
-            raise ProtocolError("malformed request head")
-        request = self._make_request(event)
+        request = parse_head(buf.take(end), scanner)
         self.request = request
-        self._body_seen = 0
+        self._scanner = HeadScanner(self.limits)
+        if request.chunked:
+            self._body = ChunkedBody(self.limits, scanner.fields)
+        else:
+            self._body = LengthBody(request.content_length or 0)
         self._reset_response()
         self.state = ConnState.BODY
-        if rest:
-            conn.receive_data(rest)
-        if self._eof:
-            conn.receive_data(b"")
         return request
-
-    def _scan_head(self, buf: bytearray) -> int:
-        """Check the head's lines against the limits as they arrive (RFC 9112 sections 2-5).
-
-        Returns the end of the head (just past its blank line), or -1 while it is
-        incomplete. Lines already checked are not scanned again, so a head that
-        trickles in byte by byte costs linear time.
-        """
-        limits = self.limits
-        pos = self._scanned
-        while True:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                break
-            # A CR just before the LF is part of the line ending, not the line.
-            length = nl - pos - (1 if nl > pos and buf[nl - 1] == 13 else 0)
-            if pos == 0:
-                if length > limits.request_line:
-                    raise ProtocolError(
-                        f"request line longer than {limits.request_line} bytes", status=414
-                    )
-            elif length == 0:
-                self._scanned = 0
-                self._fields = 0
-                return nl + 1  # the blank line that ends the head
-            else:
-                if length > limits.header_field_size:
-                    raise ProtocolError(
-                        f"header field longer than {limits.header_field_size} bytes", status=431
-                    )
-                if buf[pos] in (32, 9):
-                    # RFC 9112 section 5.2: obs-fold may be rejected with 400; we do.
-                    raise ProtocolError("obsolete line folding in header field")
-                self._fields += 1
-                if self._fields > limits.header_fields:
-                    raise ProtocolError(
-                        f"more than {limits.header_fields} header fields", status=431
-                    )
-            pos = self._scanned = nl + 1
-        size = len(buf)
-        partial = size - pos - (1 if size > pos and buf[size - 1] == 13 else 0)
-        if pos == 0 and partial > limits.request_line:
-            raise ProtocolError(f"request line longer than {limits.request_line} bytes", status=414)
-        if pos > 0 and partial > limits.header_field_size:
-            raise ProtocolError(
-                f"header field longer than {limits.header_field_size} bytes", status=431
-            )
-        if size > self._max_head:
-            raise ProtocolError("request head too large", status=431)
-        return -1
-
-    def _make_request(self, event: h11.Request) -> Request:
-        version = event.http_version
-        if not version.startswith(b"1."):
-            # RFC 9110 section 15.6.6: the major version is not supported.
-            raise ProtocolError(f"HTTP/{version.decode()} is not supported", status=505)
-        headers = list(event.headers)
-        content_length: int | None = None
-        chunked = False
-        hosts = 0
-        connection: set[bytes] = set()
-        expect = False
-        for name, value in headers:
-            if _BAD_VALUE.search(value) is not None:
-                # h11 lets some control bytes through (RFC 9110 section 5.5 forbids them).
-                raise ProtocolError(f"control character in header {name.decode()!r}")
-            if name == b"content-length":
-                content_length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"host":
-                hosts += 1
-                if _HOST.match(value) is None:
-                    raise ProtocolError("malformed Host header")  # RFC 9112 section 3.2
-            elif name == b"connection":
-                connection |= _tokens(value)
-            elif name == b"expect" and value.lower() == b"100-continue":
-                expect = True
-        if hosts > 1:
-            raise ProtocolError("more than one Host header")  # RFC 9112 section 3.2
-        if hosts == 0 and version != b"1.0":
-            raise ProtocolError("missing Host header")  # RFC 9112 section 3.2
-        if chunked and content_length is not None:
-            # RFC 9112 section 6.3: a server MAY reject this outright; a proxy in
-            # front of us may have framed the body differently (smuggling).
-            raise ProtocolError("both Content-Length and Transfer-Encoding")
-        if chunked and version == b"1.0":
-            raise ProtocolError("Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112 section 6.1
-        limit = self.limits.body
-        if limit is not None and content_length is not None and content_length > limit:
-            raise ProtocolError(f"request body larger than {limit} bytes", status=413)
-        # RFC 9112 section 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only
-        # with "keep-alive" (and "close" wins over it, section 9.6).
-        keep_alive = b"close" not in connection and (
-            version != b"1.0" or b"keep-alive" in connection
-        )
-        return Request(
-            method=event.method,
-            target=event.target,
-            http_version=version,
-            headers=headers,
-            keep_alive=keep_alive,
-            expects_continue=expect and version != b"1.0",
-            content_length=content_length,
-            chunked=chunked,
-        )
-
-    def _next_body(self) -> Event:
-        conn = self._h11
-        assert conn is not None
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            status = exc.error_status_hint
-            raise ProtocolError(f"malformed request body: {exc}", status) from None
-        if type(event) is h11.Data:
-            data = bytes(event.data)
-            self._body_seen += len(data)
-            limit = self.limits.body
-            if limit is not None and self._body_seen > limit:
-                raise ProtocolError(f"request body larger than {limit} bytes", status=413)
-            return Data(data)
-        if type(event) is h11.EndOfMessage:
-            self.state = ConnState.DONE
-            return END_OF_MESSAGE
-        if event is h11.NEED_DATA:
-            return NEED_DATA
-        # h11 only returns ConnectionClosed here if the peer closed cleanly at a
-        # point where that ends the body, which cannot happen for a request.
-        raise ProtocolError("unexpected end of request body")  # pragma: no cover
 
     # ----------------------------------------------------------------- output
 
@@ -397,12 +227,6 @@ class HTTPConnection:
         if not (self.response_finished and self.keep_alive and self.state is ConnState.DONE):
             self.state = ConnState.CLOSED
             return False
-        conn = self._h11
-        assert conn is not None
-        data, closed = conn.trailing_data
-        self._h11 = None
-        self._buffer = bytearray(data)
-        self._eof = closed
         self.request = None
         self.state = ConnState.HEAD
         self._reset_response()

@@ -19,6 +19,9 @@ class Request:
     order received. ``keep_alive`` is the client's wish under the HTTP/1.0 and
     1.1 rules (RFC 9112 section 9.3); ``expects_continue`` is true for an
     HTTP/1.1 request carrying ``Expect: 100-continue`` (RFC 9110 section 10.1.1).
+    ``host`` is the authority the request is for: an absolute-form target's
+    authority, which a server MUST use instead of ``Host`` (RFC 9112 section
+    3.2.2), else the ``Host`` value; None for an HTTP/1.0 request without one.
     """
 
     method: bytes
@@ -29,6 +32,7 @@ class Request:
     expects_continue: bool
     content_length: int | None
     chunked: bool
+    host: bytes | None = None
 
 
 @dataclass(slots=True)

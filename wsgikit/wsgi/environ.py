@@ -73,8 +73,10 @@ def build_environ(
     """Return a fresh environ for ``request`` on top of ``base`` (see ServerInfo)."""
     environ = base.copy()
     path, query = split_target(request.target)
-    if path == b"*":
-        path = b""  # OPTIONS * (RFC 9112 section 3.2.4): no path; RAW_URI keeps the '*'
+    if path == b"*" or request.method == b"CONNECT":
+        # OPTIONS * and CONNECT host:port (RFC 9112 sections 3.2.4, 3.2.3) name
+        # no path; RAW_URI keeps the target.
+        path = b""
     if b"%" in path:
         path = unquote_to_bytes(path)
     path_info = path.decode("latin-1")
@@ -102,4 +104,8 @@ def build_environ(
             environ[key] = environ[key] + sep + text
         else:
             environ[key] = text
+    if request.host is not None:
+        # An absolute-form target's authority overrides Host (RFC 9112 section
+        # 3.2.2); the connection has put the one that counts in request.host.
+        environ["HTTP_HOST"] = request.host.decode("latin-1")
     return environ
