@@ -93,9 +93,9 @@ def check_field_line(line: bytes, where: str) -> bytes:
 
     RFC 9112 section 5: field-line = field-name ":" OWS field-value OWS, with
     no whitespace before the colon (section 5.1: MUST reject with 400), a
-    token name (RFC 9110 section 5.1) and a value without control bytes
-    (RFC 9110 section 5.5). Obs-fold is rejected by the caller, which sees the
-    line start.
+    token name (RFC 9110 section 5.1) and a value without control bytes, bare
+    CR and LF included (RFC 9110 section 5.5). A line that starts with
+    whitespace (obs-fold) has no token name.
     """
     colon = line.find(b":")
     name = line[:colon] if colon > 0 else b""
