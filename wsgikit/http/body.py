@@ -141,7 +141,7 @@ class ChunkedBody:
                     return END_OF_MESSAGE
                 self._trailer_line(line)
                 continue
-            return END_OF_MESSAGE  # _DONE
+            return END_OF_MESSAGE  # pragma: no cover - _DONE: the connection stops asking
         if eof:
             raise ProtocolError("connection closed in the middle of a chunked body")
         return NEED_DATA
