@@ -2,11 +2,12 @@
 
 :class:`HeadScanner` looks at each line of a head as it arrives, before h11
 sees any of it: CRLF line endings, the size and count limits (answered
-414/431 without buffering the rest), obs-fold, the field-line syntax, and the
-raw Content-Length / Transfer-Encoding lines, which h11 folds together (it
-drops a repeated Content-Length and reads ``5, 5`` as ``5``) before we could
-see them. :func:`parse_head` then hands the complete head to h11 and applies
-the rules h11 leaves to us. Every rule cites the RFC section it comes from;
+414/431 without buffering the rest) and obs-fold. :func:`parse_head` checks
+the complete head for control bytes and reads its raw Content-Length /
+Transfer-Encoding lines, which h11 folds together (it drops a repeated
+Content-Length and reads ``5, 5`` as ``5``) before we could see them; then it
+hands the head to h11 (request line and field-line syntax) and applies the
+rules h11 leaves to us. Every rule cites the RFC section it comes from;
 where the RFC leaves a choice, we reject.
 """
 
@@ -20,13 +21,18 @@ from .buffer import InputBuffer
 from .errors import ProtocolError
 from .events import Request
 from .limits import Limits
-from .syntax import check_field_line, check_method, content_length, transfer_coding
+from .syntax import check_method, content_length, transfer_coding
 
 __all__ = ["HeadScanner", "parse_head"]
 
 _CR = 13
 _LF = 10
-_FRAMING = (b"content-length", b"transfer-encoding")
+# RFC 9110 section 5.5: no control bytes in a head but HTAB and the CRLFs that end
+# lines (scan() refuses a bare LF; h11's grammar has no room for a bare CR).
+_CTL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The framing field lines as h11 will read them: it refuses whitespace before the
+# colon and a name that is no token, and scan() refuses obs-fold.
+_FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding):([^\r]*)", re.IGNORECASE)
 # RFC 3986 section 3.2.2 host (IP-literal, IPv4 or reg-name) and section 3.2.3 port.
 _HOST = re.compile(rb"(\[[0-9A-Fa-f:.vV]+\]|[-A-Za-z0-9._~%!$&'()*+,;=]*)(:[0-9]*)?\Z")
 # RFC 9112 section 3.2.2: absolute-form; only the http and https schemes make sense here.
@@ -45,12 +51,11 @@ class HeadScanner:
     byte by byte costs linear time.
     """
 
-    __slots__ = ("limits", "fields", "framing", "_scanned", "_started", "_skipped")
+    __slots__ = ("limits", "fields", "_scanned", "_started", "_skipped")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.fields = 0  # header field lines so far
-        self.framing: dict[bytes, list[bytes]] = {}  # raw Content-Length / T-E values
         self._scanned = 0  # bytes of the buffer whose lines have been checked
         self._started = False  # the request line has begun
         self._skipped = False  # the empty line allowed before it was seen
@@ -83,7 +88,18 @@ class HeadScanner:
             elif length == 0:
                 return nl + 1  # the blank line that ends the head
             else:
-                self._field_line(buf, pos, end)
+                if length > limits.header_field_size:
+                    raise ProtocolError(
+                        f"header field longer than {limits.header_field_size} bytes", status=431
+                    )
+                self.fields += 1
+                if self.fields > limits.header_fields:
+                    raise ProtocolError(
+                        f"more than {limits.header_fields} header fields", status=431
+                    )
+                if buf.byte(pos) in (32, 9):
+                    # RFC 9112 section 5.2: obs-fold may be rejected with 400; we do.
+                    raise ProtocolError("obsolete line folding in the request head")
             pos = self._scanned = nl + 1
         size = len(buf)
         # Bytes of the line still open (a final CR may be half of its CRLF).
@@ -117,27 +133,15 @@ class HeadScanner:
             buf.skip(2)
         return False
 
-    def _field_line(self, buf: InputBuffer, pos: int, end: int) -> None:
-        limits = self.limits
-        if end - pos > limits.header_field_size:
-            raise ProtocolError(
-                f"header field longer than {limits.header_field_size} bytes", status=431
-            )
-        self.fields += 1
-        if self.fields > limits.header_fields:
-            raise ProtocolError(f"more than {limits.header_fields} header fields", status=431)
-        # A bare CR (RFC 9112 section 2.2) and obs-fold, a line starting with
-        # whitespace (section 5.2: reject with 400 or unfold; we reject), fail
-        # the field-line syntax.
-        line = buf.slice(pos, end)
-        name = check_field_line(line, "header")
-        if name in _FRAMING:
-            self.framing.setdefault(name, []).append(line[len(name) + 1 :])
-
 
 def parse_head(head: bytes, scanner: HeadScanner) -> Request:
     """Parse a complete head that ``scanner`` passed; raises :class:`ProtocolError`."""
-    chunked, length = _framing(scanner.framing)
+    if _CTL.search(head) is not None:
+        raise ProtocolError("control character in the request head")
+    framing: dict[bytes, list[bytes]] = {}
+    for match in _FRAMING.finditer(head):
+        framing.setdefault(match.group(1).lower(), []).append(match.group(2))
+    chunked, length = _framing(framing)
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=len(head) + 1)
     conn.receive_data(head)
     try:
