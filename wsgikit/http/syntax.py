@@ -89,7 +89,10 @@ def transfer_coding(values: list[bytes]) -> None:
 
 
 def check_field_line(line: bytes, where: str) -> bytes:
-    """Check one ``name: value`` line (a header or a trailer); return its lower-cased name.
+    """Check one trailer field line; return its lower-cased name.
+
+    Trailers get the rules of head fields; a head's lines are checked by h11's
+    grammar and by :func:`~wsgikit.http.head.parse_head`'s control-byte scan.
 
     RFC 9112 section 5: field-line = field-name ":" OWS field-value OWS, with
     no whitespace before the colon (section 5.1: MUST reject with 400), a
