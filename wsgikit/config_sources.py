@@ -74,13 +74,18 @@ NO_EFFECT: Mapping[str, NoEffect] = {
     ),
     "ssl_version": NoEffect(
         "TLS 1.2 is the minimum and the best both sides know is used; "
-        "an ssl_context hook can set versions (Gunicorn ignores ssl_version too)"
+        "an ssl_context hook can set versions (Gunicorn ignores ssl_version too)",
+        ("--ssl-version",),
     ),
     "suppress_ragged_eofs": NoEffect(
-        "a connection closed without close_notify ends the request input"
+        "a connection closed without close_notify ends the request input",
+        ("--suppress-ragged-eofs",),
+        takes_value=False,
     ),
     "do_handshake_on_connect": NoEffect(
-        "the worker loop does the TLS handshake before the first request"
+        "the worker loop does the TLS handshake before the first request",
+        ("--do-handshake-on-connect",),
+        takes_value=False,
     ),
     "spew": NoEffect("tracing every line is not supported", ("--spew",), takes_value=False),
     "initgroups": NoEffect(
@@ -235,13 +240,20 @@ def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
     """Run a Python config file; return (settings it sets, warnings).
 
     Gunicorn's names are accepted, so a ``gunicorn.conf.py`` works unchanged
-    for every setting wsgikit supports; an unknown name gets a warning.
+    for every setting wsgikit supports; an unknown name gets a warning. As in
+    Gunicorn, ``python:package.module`` names an importable module instead of a
+    file (re-imported on each call, so a HUP re-reads it).
     """
     import runpy
     import types
 
     try:
-        namespace = runpy.run_path(path, run_name="__config__")
+        if path.startswith("python:"):
+            namespace = _config_module(path[len("python:") :])
+        else:
+            namespace = runpy.run_path(path, run_name="__config__")
+    except ConfigError:
+        raise
     except FileNotFoundError:
         raise ConfigError("config", f"config file {path!r} not found") from None
     except SyntaxError as exc:
@@ -271,6 +283,25 @@ def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
         else:
             warnings.append(f"{path}: unknown setting '{name}' ignored")
     return values, warnings
+
+
+def _config_module(name: str) -> dict[str, Any]:
+    """The namespace of config module ``name``, freshly executed."""
+    import importlib
+    import sys
+
+    try:
+        if name in sys.modules:
+            module = importlib.reload(sys.modules[name])
+        else:
+            module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise ConfigError(
+                "config", f"config module {name!r} not found (sys.path[0] is {sys.path[0]!r})"
+            ) from None
+        raise
+    return dict(vars(module))
 
 
 def merge(layers: Iterable[Mapping[str, Any]]) -> Config:

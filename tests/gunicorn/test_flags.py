@@ -100,13 +100,11 @@ GUNICORN_FLAGS: list[tuple[str, str | None]] = [
     ("--reload", None),
     ("--reload-engine", "inotify"),
     ("--reload-extra-file", "templates/page.html"),
+    ("--ssl-version", "2"),
+    ("--suppress-ragged-eofs", None),
+    ("--do-handshake-on-connect", None),
 ]
 # (--ciphers is accepted too, but only with --certfile: TLS settings need a certificate.)
-# Configured by TLS's owner as config-file-only (issue 10): usage errors on the
-# command line.
-OWNED_ELSEWHERE = {
-    "--ssl-version", "--suppress-ragged-eofs", "--do-handshake-on-connect",
-}  # fmt: skip
 REFUSED = {"--paste": "development.ini", "--protocol": "uwsgi"}
 
 
@@ -184,3 +182,19 @@ def test_a_config_file_asking_for_another_protocol_is_refused(tmp_path: Path) ->
     conf.write_text("protocol = 'uwsgi'\n")
     with pytest.raises(ConfigError, match="'protocol'"):
         load_config_file(str(conf))
+
+
+def test_a_config_module_named_python_colon_is_loaded(tmp_path: Path, monkeypatch) -> None:
+    package = tmp_path / "deploy"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "gunicorn_conf.py").write_text("workers = 3\ntimeout = 12\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config, warnings = _load("-c", "python:deploy.gunicorn_conf", "app:application")
+    assert warnings == []
+    assert (config.workers, config.timeout) == (3, 12.0)  # type: ignore[attr-defined]
+    (package / "gunicorn_conf.py").write_text("workers = 5\n")  # re-read, as on HUP
+    config, _ = _load("-c", "python:deploy.gunicorn_conf", "app:application")
+    assert config.workers == 5  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="config module 'deploy.nope' not found"):
+        _load("-c", "python:deploy.nope", "app:application")
