@@ -346,3 +346,17 @@ def test_bad_log_config_exits_2_with_one_line(tmp_path: Path, content: str | Non
     )
     assert proc.returncode == 2
     assert "setting 'logconfig'" in one_error_line(proc)
+
+
+def test_bad_forwarded_allow_ips_from_the_environment_exits_2() -> None:
+    # $FORWARDED_ALLOW_IPS is read when the settings are built, not when wsgikit.config
+    # is imported, so both the server and `wsgikit status` get one line, not a traceback.
+    env = {"FORWARDED_ALLOW_IPS": "bad"}
+    proc = run("tests.apps:hello", "--check-config", env=env)
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "forwarded_allow_ips" in line and "$FORWARDED_ALLOW_IPS" in line and "'bad'" in line
+    status = run("status", "-s", "/nonexistent/wsgikit.ctl", env=env)
+    assert status.returncode == 1
+    assert "forwarded_allow_ips" not in status.stderr
+    one_error_line(status)

@@ -34,6 +34,7 @@ class ConfigError(ValueError):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"setting '{name}': {message}")
         self.setting = name
+        self.reason = message
 
 
 # ---------------------------------------------------------------- converters
@@ -277,9 +278,24 @@ def _megabytes(name: str, value: Any) -> int:
 _PROXY_ALIASES = {"true": "auto", "1": "auto", "false": "off", "0": "off", "none": "off"}
 
 
+_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
+
+
 def _forwarded_allow_ips_default() -> tuple[str, ...]:
-    """``$FORWARDED_ALLOW_IPS`` when set (as Gunicorn), else the local host only."""
-    return _ip_list("forwarded_allow_ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"))
+    """``$FORWARDED_ALLOW_IPS`` when set (as Gunicorn), else the local host only.
+
+    Read when a :class:`Config` is built, never at import, so a bad value is the
+    usual one-line error naming the setting (and the variable it came from).
+    """
+    text = os.environ.get("FORWARDED_ALLOW_IPS")
+    if text is None:
+        return _FORWARDED_ALLOW_IPS
+    try:
+        return _ip_list("forwarded_allow_ips", text)
+    except ConfigError as exc:
+        raise ConfigError(
+            "forwarded_allow_ips", f"{exc.reason} (from $FORWARDED_ALLOW_IPS)"
+        ) from None
 
 
 def _secure_scheme_headers_default() -> dict[str, str]:
@@ -329,6 +345,9 @@ def setting(
         "cli": cli,
     }
     if default_factory is not None:
+        # ``default`` (when given) is what SETTINGS and the docs show: a factory may
+        # read the environment, which must wait until a Config is built.
+        meta["shown_default"] = default
         return field(default_factory=default_factory, metadata=meta)
     return field(default=default, metadata=meta)
 
@@ -685,7 +704,7 @@ class Config:
     )
     # --- proxies
     forwarded_allow_ips: tuple[str, ...] = setting(
-        None,
+        _FORWARDED_ALLOW_IPS,  # the documented default; the factory reads the environment
         "--forwarded-allow-ips",
         metavar="IPS",
         help="Proxies (IPs, networks, or *) whose X-Forwarded-*/Forwarded headers are "
@@ -1059,6 +1078,15 @@ class Config:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def _declared_default(f: Any) -> Any:
+    """A field's default without reading the environment (see :func:`setting`)."""
+    if f.default is not MISSING:
+        return f.default
+    if f.metadata.get("shown_default") is not None:
+        return f.metadata["shown_default"]
+    return f.default_factory()
+
+
 def _settings() -> dict[str, Setting]:
     table = {}
     for f in fields(Config):
@@ -1069,7 +1097,7 @@ def _settings() -> dict[str, Setting]:
             help=meta["help"],
             convert=meta["convert"],
             section=meta["section"],
-            default=f.default if f.default is not MISSING else f.default_factory(),  # type: ignore[operator]
+            default=_declared_default(f),
             action=meta["action"],
             metavar=meta["metavar"],
             cli=meta["cli"] and bool(meta["flags"]),

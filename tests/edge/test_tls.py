@@ -8,12 +8,14 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 
-from wsgikit.server.tls import TLSSession, make_ssl_context
+from wsgikit.server.tls import make_ssl_context
 from wsgikit.testing import LiveServer
 
 from ..apps import whoami
@@ -134,11 +136,74 @@ def test_client_certificates_when_required(certs: Certs) -> None:
                 assert client.get("/").status == 200
 
 
+def _tls_1_1_client(certs: Certs) -> ssl.SSLContext:
+    """A client that offers TLS 1.1 and nothing else (OpenSSL 3 needs SECLEVEL=0 for it)."""
+    context = certs.client_context()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLSVersion.TLSv1_1
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
 def test_tls_1_1_is_refused(certs: Certs) -> None:
-    context = make_ssl_context(certs.certfile, certs.keyfile)
-    assert context.minimum_version is ssl.TLSVersion.TLSv1_2
-    session = TLSSession(context)
-    assert not session.established
+    client = _tls_1_1_client(certs)
+    # The client really speaks TLS 1.1: a server that allows it completes the handshake.
+    lenient = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    lenient.load_cert_chain(certs.certfile, certs.keyfile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        lenient.minimum_version = ssl.TLSVersion.TLSv1_1
+    lenient.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname(), 10) as raw:
+            accepted, _ = listener.accept()
+            accepted.settimeout(10)
+            done = threading.Thread(
+                target=lambda: lenient.wrap_socket(accepted, server_side=True).close()
+            )
+            done.start()
+            try:
+                with client.wrap_socket(raw, server_hostname="localhost") as tls:
+                    assert tls.version() == "TLSv1.1"
+            finally:
+                done.join(10)
+                accepted.close()
+    # wsgikit refuses it, and goes on serving TLS 1.2 and later.
+    with serving(whoami, certfile=certs.certfile, keyfile=certs.keyfile) as served:
+        with socket.create_connection(("127.0.0.1", served.port), 10) as raw:
+            with pytest.raises(ssl.SSLError):
+                client.wrap_socket(raw, server_hostname="localhost")
+        with tls_client(certs, served.port) as modern:
+            assert modern.get("/").status == 200
+
+
+def test_a_bad_cipher_string_is_one_line_and_exit_2(certs: Certs) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wsgikit",
+            "tests.apps:whoami",
+            "-b",
+            "127.0.0.1:0",
+            "--certfile",
+            certs.certfile,
+            "--keyfile",
+            certs.keyfile,
+            "--ciphers",
+            "NOPE",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "wsgikit: error: setting 'ciphers': 'NOPE': No cipher can be selected."
+    ]
 
 
 def test_prefork_server_over_tls_and_a_bad_certfile_is_one_line(

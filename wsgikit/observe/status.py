@@ -8,7 +8,7 @@ control socket returns this document as JSON; Prometheus and StatsD render it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 __all__ = ["DURATION_BUCKETS", "STATUS_CLASSES", "StatusSource", "status_document"]
@@ -114,6 +114,3 @@ def healthy(raw: Mapping[str, Any]) -> tuple[bool, str]:
     if not raw["booted_workers"]:
         return False, "no booted worker"
     return True, "ok"
-
-
-Getter = Callable[[], Mapping[str, Any]]

@@ -36,11 +36,16 @@ class TLSSetupError(ValueError):
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, ssl.SSLError):
-        return str(exc.reason or exc.strerror or exc)
-    if isinstance(exc, OSError):
-        return str(exc.strerror or exc)
-    return str(exc)
+    """OpenSSL's reason, else the OS's, else the message: one line either way.
+
+    Not every :class:`ssl.SSLError` carries ``reason``: ``set_ciphers`` raises
+    one with only a message, whose ``str()`` is the tuple of its arguments.
+    """
+    text = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+    if not text:
+        strings = [arg for arg in exc.args if isinstance(arg, str)]
+        text = strings[-1] if strings else str(exc)
+    return " ".join(str(text).split())
 
 
 def _chain_error(certfile: str, keyfile: str | None, exc: Exception) -> TLSSetupError:
@@ -182,13 +187,3 @@ class TLSSession:
                 except ssl.SSLError:
                     pass
             return self._outgoing.read()
-
-    @property
-    def version(self) -> str | None:
-        """The negotiated protocol version (``TLSv1.3``), once established."""
-        return self._object.version()
-
-    def peer_certificate(self) -> dict[str, object] | None:
-        """The client's verified certificate, when one was asked for and sent."""
-        cert = self._object.getpeercert()
-        return dict(cert) if cert else None
