@@ -100,7 +100,7 @@ class GunicornWorker:
     @property
     def pid(self) -> int | str:
         """The worker's pid (``"[booting]"`` in ``pre_fork``, as in Gunicorn)."""
-        return self._pid or "[booting]"
+        return int(getattr(self._source, "pid", 0) or 0) or self._pid or "[booting]"
 
     @property
     def ppid(self) -> int:
@@ -150,7 +150,13 @@ class GunicornServer:
     ``kill_worker(pid, sig)``.
     """
 
-    def __init__(self, arbiter: Any, log: logging.Logger, cfg: GunicornConfig) -> None:
+    def __init__(
+        self,
+        arbiter: Any,
+        log: logging.Logger,
+        cfg: GunicornConfig,
+        worker: Callable[[Any], GunicornWorker] | None = None,
+    ) -> None:
         self._arbiter = arbiter
         self.log = log
         self.cfg = cfg
@@ -159,7 +165,8 @@ class GunicornServer:
         self.proc_name = getattr(arbiter, "proc_name", "wsgikit")
         self.reexec_pid = 0
         self.master_pid = 0
-        self._workers: dict[int, GunicornWorker] = {}
+        # The worker object of a WorkerHandle: the same one its hooks see.
+        self._worker = worker if worker is not None else _new_worker(log, cfg)
 
     @property
     def pid(self) -> int:
@@ -175,8 +182,17 @@ class GunicornServer:
 
     @property
     def WORKERS(self) -> dict[int, GunicornWorker]:  # noqa: N802 - Gunicorn's name
-        pids = set(self._arbiter.worker_pids())
-        return {w._pid: w for w in self._workers.values() if w._pid in pids}
+        """pid -> worker, for every live worker (retiring ones too), oldest first.
+
+        Built from the arbiter's own records each time it is read, so it is right in
+        every master-side hook (a worker that exited is gone by ``child_exit``, as in
+        Gunicorn). In a worker process, the arbiter's records are the master's as they
+        were at the fork.
+        """
+        handles = getattr(self._arbiter, "worker_handles", None)
+        if handles is None:
+            return {}
+        return {h.pid: self._worker(h) for h in handles() if h.pid}
 
     def kill_worker(self, pid: int, sig: int = signal.SIGTERM) -> None:
         """Send ``sig`` to worker ``pid`` (it is replaced when it exits)."""
@@ -213,6 +229,15 @@ class GunicornRequest:
 
     def __repr__(self) -> str:
         return f"<wsgikit request {self.method} {self.uri}>"
+
+
+def _new_worker(log: logging.Logger, cfg: GunicornConfig) -> Callable[[Any], GunicornWorker]:
+    """A worker object per handle, for a :class:`GunicornServer` made on its own."""
+
+    def worker(source: Any) -> GunicornWorker:
+        return GunicornWorker(getattr(source, "worker_id", 0), log, cfg)._attach(source)
+
+    return worker
 
 
 def _headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
@@ -294,14 +319,16 @@ class GunicornHooks:
         if previous is not None:  # a reload: the same workers, the new settings
             self._workers = previous._workers
             self._server = previous._server
+            if self._server is not None:
+                self._server.cfg = self.cfg
+                self._server._worker = self.worker
         self._request = threading.local()  # the req pre_request saw, for post_request
 
     # -- the objects ------------------------------------------------------------------
 
     def server(self, arbiter: Any) -> GunicornServer:
         if self._server is None or self._server._arbiter is not arbiter:
-            self._server = GunicornServer(arbiter, self.log, self.cfg)
-            self._server._workers = self._workers
+            self._server = GunicornServer(arbiter, self.log, self.cfg, self.worker)
         return self._server
 
     def worker(self, source: Any) -> GunicornWorker:
@@ -338,7 +365,10 @@ class GunicornHooks:
             "on_exit": _wrap(c.on_exit, lambda a: (server(a),)),
             "pre_fork": _wrap(c.pre_fork, lambda a, h: (server(a), worker(h))),
             "post_fork": _wrap(c.post_fork, lambda a, h: (server(a), worker(h))),
-            "child_exit": _wrap(c.child_exit, lambda a, h: (server(a), worker(h)), self._forget),
+            # Always wrapped: the worker's object is forgotten once it exited.
+            "child_exit": _wrap(
+                c.child_exit or _nothing, lambda a, h: (server(a), worker(h)), self._forget
+            ),
             "worker_exit": _wrap(c.worker_exit, lambda a, h: (server(a), worker(h))),
             "nworkers_changed": _wrap(
                 c.nworkers_changed, lambda a, new, old: (server(a), new, old)
@@ -379,6 +409,10 @@ class GunicornHooks:
             hook(*(args if count is None else args[:count]))
 
         return post_request
+
+
+def _nothing(*args: Any) -> None:
+    """The ``child_exit`` hook of a config without one."""
 
 
 def _wrap(

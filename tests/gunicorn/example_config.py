@@ -135,16 +135,21 @@ def post_request(worker, req, environ, resp):
     )
 
 
+def workers_seen(server):
+    """server.WORKERS as "pid=worker.pid/worker.age,...", oldest first."""
+    return ",".join("%s=%s/%s" % (pid, w.pid, w.age) for pid, w in server.WORKERS.items()) or "-"
+
+
 def nworkers_changed(server, new_value, old_value):
-    record("nworkers_changed", new_value, old_value)
+    record("nworkers_changed", new_value, old_value, workers_seen(server))
 
 
 def on_reload(server):
-    record("on_reload", server.pid)
+    record("on_reload", server.pid, workers_seen(server))
 
 
 def child_exit(server, worker):
-    record("child_exit", worker.pid, worker.age)
+    record("child_exit", worker.pid, worker.age, workers_seen(server))
 
 
 def worker_exit(server, worker):

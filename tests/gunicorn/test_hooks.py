@@ -64,8 +64,15 @@ def test_gunicorns_example_config_runs_with_its_hooks(tmp_path: Path) -> None:
     (post,) = _lines(record, "post_request")
     assert post[:4] == [str(worker), "/pid", "/pid", "200"]
     assert post[4:] == ["OK", "200", "text/plain", "True"]
-    assert _lines(record, "nworkers_changed")[0] == ["3", "2"]
-    assert _lines(record, "on_reload") == [[str(master)]]
+    # server.WORKERS in the master's hooks: pid -> worker, the live workers, oldest first.
+    by_age = {int(f[1]): f"{f[0]}={f[0]}/{f[1]}" for f in forks}
+    assert _lines(record, "nworkers_changed")[0] == ["3", "2", f"{by_age[1]},{by_age[2]}"]
+    ((reload_pid, at_reload),) = _lines(record, "on_reload")
+    assert reload_pid == str(master)
+    assert at_reload == f"{by_age[1]},{by_age[2]},{by_age[3]}"
+    for pid, _, others in _lines(record, "child_exit"):  # a reaped worker is no longer in it
+        assert others == "-" or pid not in {o.split("=")[0] for o in others.split(",")}
+    assert any(others != "-" for *_, others in _lines(record, "child_exit"))
     # The fast stop reached the workers of the new generation: each ran worker_int.
     interrupted = _lines(record, "worker_int")
     assert interrupted and all(x[1] == "True" for x in interrupted)

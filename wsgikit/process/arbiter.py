@@ -135,6 +135,10 @@ class Arbiter:
         """PIDs of all live workers (including retiring ones), oldest first."""
         return [h.pid for h in self._sorted_handles()]
 
+    def worker_handles(self) -> list[WorkerHandle]:
+        """The master's record of each live worker (retiring ones too), oldest first."""
+        return self._sorted_handles()
+
     def stats(self) -> list[dict[str, object]]:
         """Per-worker stats: pid, age, started, requests, in_flight, errors, heartbeat_age..."""
         return [h.stats() for h in self._sorted_handles()]
