@@ -6,10 +6,13 @@ It watches the project instead, as Uvicorn and Django's ``runserver`` do:
 every ``*.py`` file under the working directory and the ``--pythonpath``
 directories, skipping hidden directories, ``__pycache__``, virtual
 environments and installed packages (``site-packages``), plus every
-``--reload-extra-file`` (any file; a directory is watched whole). Asking the
-workers for their ``sys.modules`` would miss what an app imports lazily (Django
-imports views on first request) and what the next generation would import,
-and would watch the standard library for nothing.
+``--reload-extra-file`` (any file; a directory is watched whole). The files an
+editor writes beside the one being edited (hidden names such as Emacs's lock
+``.#app.py`` or Vim's ``.app.py.swp``, backups ending in ``~``, ``#autosave#``,
+``*.tmp``) never trigger a reload: they come and go before the file is saved.
+Asking the workers for their ``sys.modules`` would miss what an app imports
+lazily (Django imports views on first request) and what the next generation
+would import, and would watch the standard library for nothing.
 
 How. :class:`ReloadService` is one of the master's services (see
 :mod:`wsgikit.process.master_services`): no thread runs in the master, so a
@@ -39,6 +42,8 @@ from .process.master_services import READ
 __all__ = ["PollingWatcher", "ReloadService", "WatchSpec", "main", "watchfiles_available"]
 
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
+#: Suffixes of the temporary and backup files editors write next to the file edited.
+_EDITOR_SUFFIXES = (".swp", ".swo", ".swx", ".tmp", ".bak", ".orig")
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,12 @@ class WatchSpec:
 
     def wants(self, path: str) -> bool:
         """Whether a change of ``path`` (absolute) matters."""
+        if path in self.extra:
+            return True  # named on its own: watched whatever its name
+        if _editor_file(os.path.basename(path)):
+            return False
         for item in self.extra:
-            if path == item or path.startswith(item.rstrip(os.sep) + os.sep):
+            if path.startswith(item.rstrip(os.sep) + os.sep):
                 return True
         if not path.endswith(".py"):
             return False
@@ -88,15 +97,23 @@ class WatchSpec:
             for top, dirs, names in os.walk(root):
                 dirs[:] = [d for d in dirs if not _skipped(d, os.path.join(top, d))]
                 for name in names:
-                    if name.endswith(".py"):
+                    if name.endswith(".py") and not _editor_file(name):
                         yield os.path.join(top, name)
         for item in self.extra:
             if os.path.isdir(item):
                 for top, _dirs, names in os.walk(item):
                     for name in names:
-                        yield os.path.join(top, name)
+                        if not _editor_file(name):
+                            yield os.path.join(top, name)
             else:
                 yield item
+
+
+def _editor_file(name: str) -> bool:
+    """Whether a file name is one an editor writes beside the file being edited
+    (hidden files, ``name~`` backups, ``#name#`` autosaves, swap and temporary files),
+    or Vim's ``4913`` probe: never a source change of its own."""
+    return name.startswith((".", "#")) or name.endswith(("~", *_EDITOR_SUFFIXES)) or name == "4913"
 
 
 def _skipped(name: str, path: str | None = None) -> bool:

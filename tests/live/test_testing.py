@@ -162,6 +162,26 @@ def test_watch_spec_takes_project_sources_and_skips_the_rest(tmp_path) -> None:
     assert not spec.wants("/elsewhere/x.py")
 
 
+def test_editor_lock_backup_and_swap_files_are_not_changes(tmp_path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / ".env").write_text("")
+    spec = WatchSpec.for_project(
+        [str(tmp_path)], [str(tmp_path / "templates"), str(tmp_path / ".env")]
+    )
+    watcher = PollingWatcher(spec)
+    editor_files = [".#app.py", "#app.py#", "app.py~", ".app.py.swp", "app.py.tmp", "4913"]
+    for where in (tmp_path, tmp_path / "templates"):
+        for name in editor_files:
+            (where / name).write_text("x")
+            assert not spec.wants(str(where / name)), where / name
+    assert watcher.changes() == []
+    assert spec.wants(str(tmp_path / ".env"))  # named on its own: watched
+    assert spec.wants(str(tmp_path / "templates" / "page.html"))
+    (tmp_path / "app.py").write_text("changed")
+    assert watcher.changes() == [str(tmp_path / "app.py")]
+
+
 def test_polling_watcher_sees_edits_additions_and_removals(tmp_path) -> None:
     (tmp_path / "a.py").write_text("1")
     watcher = PollingWatcher(WatchSpec.for_project([str(tmp_path)]))
