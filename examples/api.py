@@ -1,7 +1,7 @@
 """A JSON API without a framework: ``/``, ``/users``, and a JSON error for the rest.
 
-Every path answers ``200 OK`` (unknown paths with ``{"error": "Not found"}``), as the
-original emulator's example does.
+Every path answers ``200 OK`` (unknown paths with ``{"error": "Not found"}``): a
+client of this API reads the error from the body, not from the status.
 
 Serve it with::
 

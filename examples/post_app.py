@@ -34,7 +34,7 @@ def application(environ, start_response):
             # ValueError, so the observable behaviour is the same.
             response = {"error": "Invalid JSON"}
     else:
-        # Kept from the original emulator on purpose: other methods get this error
+        # Kept from earlier releases on purpose: other methods get this error
         # document with ``200 OK``, not ``405 Method Not Allowed``.
         response = {"error": "Method not allowed"}
 

@@ -60,6 +60,117 @@ def test_every_cli_setting_is_documented_with_its_flags():
             assert f"`{flag}`" in text
 
 
+# --------------------------------------------------------------- self-contained pages
+#
+# Every page stands on its own: it names no issue, no notes of the team, nothing that
+# lives outside the repository; a link goes to a file of the repository or to a
+# well-known public spec or project.
+
+ALL_PAGES = sorted(
+    {
+        *DOCS.parent.glob("*.md"),
+        *(
+            p
+            for d in ("docs", "bench", "fuzz", "examples", "tests")
+            for p in (DOCS.parent / d).glob("*.md")
+        ),
+    }
+)
+OUTSIDE = re.compile(
+    r"\bissues? ?#?\d+|\bthe issue\b|issue's|\bemulator\b|shared (design )?notes"
+    r"|\bthe lead\b|\breviewer|\bworktree|/work/|\bour notes\b",
+    re.I,
+)
+#: Hosts a page may link to: public specs and the projects wsgikit is compared with.
+PUBLIC = (
+    "www.rfc-editor.org",
+    "datatracker.ietf.org",
+    "peps.python.org",
+    "docs.python.org",
+    "www.python.org",
+    "pypi.org",
+    "docs.pytest.org",
+    "gunicorn.org",
+    "docs.gunicorn.org",
+    "nginx.org",
+    "www.haproxy.org",
+    "docs.haproxy.org",
+    "kubernetes.io",
+    "docs.docker.com",
+    "www.freedesktop.org",
+    "flask.palletsprojects.com",
+    "docs.djangoproject.com",
+    "h11.readthedocs.io",
+    "watchfiles.helpmanual.io",
+    "github.com/google/atheris",
+    "github.com/python-hyper/h11",
+    "github.com/benoitc/gunicorn",
+    "github.com/Pylons/waitress",
+    "github.com/encode/uvicorn",
+    "github.com/krallin/tini",
+    "github.com/wg/wrk",
+    "github.com/pytest-dev/pytest-flask",
+    "github.com/pytest-dev/pytest-django",
+)
+LINK = re.compile(r"\]\(([^)\s]+)\)|<(https?://[^>\s]+)>")
+BARE_URL = re.compile(r"https?://[^\s)>`\]]+")
+LOCAL_HOSTS = ("127.0.0.1", "[::1]", "localhost", "0.0.0.0")
+
+
+def _prose(text: str) -> str:
+    """The page without its code blocks and code spans (where URLs are examples)."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+def _link_problem(page: Path, target: str) -> str | None:
+    if target.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        host = rest.split("/", 1)[0].split(":", 1)[0]
+        if host in LOCAL_HOSTS or rest.startswith(LOCAL_HOSTS):
+            return None
+        if any(rest == p or rest.startswith(p + "/") or rest.startswith(p + "#") for p in PUBLIC):
+            return None
+        return f"{target} leaves the repository (not a well-known public spec or project)"
+    if target.startswith(("mailto:", "#")):
+        return None
+    path = (page.parent / target.split("#", 1)[0]).resolve()
+    root = DOCS.parent.resolve()
+    if root not in path.parents and path != root or not path.exists():
+        return f"{target} is not a file of the repository"
+    return None
+
+
+def test_every_page_stands_on_its_own() -> None:
+    assert DOCS / "testing.md" in ALL_PAGES and DOCS.parent / "README.md" in ALL_PAGES
+    problems: list[str] = []
+    for page in ALL_PAGES:
+        text = page.read_text()
+        name = page.relative_to(DOCS.parent)
+        for number, line in enumerate(text.splitlines(), 1):
+            for match in OUTSIDE.finditer(line):
+                problems.append(f"{name}:{number}: mentions {match.group(0)!r}")
+        targets = {m.group(1) or m.group(2) for m in LINK.finditer(text)}
+        for target in sorted(targets | set(BARE_URL.findall(_prose(text)))):
+            problem = _link_problem(page, target)
+            if problem:
+                problems.append(f"{name}: {problem}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_page_check_catches_what_it_looks_for(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    assert OUTSIDE.search("see issue 11") and OUTSIDE.search("the original emulator's API")
+    assert OUTSIDE.search("in the project's shared design notes")
+    assert not OUTSIDE.search("not in a public issue tracker")
+    assert _link_problem(page, "https://example.com/x")
+    assert _link_problem(page, "../../elsewhere.md")
+    assert _link_problem(DOCS / "api.md", "missing.md")
+    assert _link_problem(DOCS / "api.md", "settings.md") is None
+    assert _link_problem(page, "https://www.rfc-editor.org/rfc/rfc9112") is None
+    assert _link_problem(page, "http://127.0.0.1:8000") is None
+
+
 # --------------------------------------------------------------- snippets
 #
 # Every ```python block in README.md and docs/*.md runs here, so the docs cannot drift

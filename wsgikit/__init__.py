@@ -33,7 +33,7 @@ _EXPORTS = {
     "ServerOptions": ("server", "ServerOptions"),
     "make_server": ("server", "make_server"),
     "serve": ("facade", "serve"),
-    # The original emulator's entry point, under its old name.
+    # The entry point of earlier releases, under its old name.
     "run": ("facade", "serve"),
 }
 

@@ -94,8 +94,8 @@ def serve(
     ``workers >= 1`` runs the pre-fork supervisor; the default is
     ``$WEB_CONCURRENCY``, else the number of CPUs. Any other setting of
     :class:`~wsgikit.config.Config` is accepted as a keyword argument, and so
-    are the original emulator's ``worker_connections``, ``daemon``,
-    ``timeout`` and ``log_level``.
+    are ``worker_connections``, ``daemon``, ``timeout`` and ``log_level`` as
+    earlier releases' ``run()`` took them.
     """
     if bind is not None:
         settings["bind"] = bind
