@@ -169,6 +169,13 @@ def test_opt_int_accepts_none_spellings() -> None:
     assert Config(workers=None).workers is None
 
 
+def test_umask_unset_is_none_and_an_explicit_0_is_kept() -> None:
+    assert Config().umask is None  # unset: the inherited umask stays
+    assert Config(umask=0).umask == 0  # applied, as Gunicorn's default 0 is
+    assert Config(umask="0").umask == 0
+    assert Config(umask="").umask is None
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [("1", True), ("yes", True), ("on", True), ("0", False), ("off", False), ("", False)],

@@ -163,7 +163,7 @@ def _print_config(config: Config) -> None:
         value = resolved.get(name, value)
         if callable(value):
             value = getattr(value, "__qualname__", repr(value))
-        text = oct(value) if name == "umask" else repr(value)
+        text = oct(value) if name == "umask" and value is not None else repr(value)
         print(f"{name:26} = {text}")
 
 

@@ -170,6 +170,13 @@ def _paths(name: str, value: Any) -> tuple[str, ...]:
     return tuple(str(p) for p in value)
 
 
+def _opt_umask(name: str, value: Any) -> int | None:
+    """``None`` (or an empty string): leave the inherited umask alone; else :func:`_umask`."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _umask(name, value)
+
+
 def _umask(name: str, value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
@@ -938,13 +945,17 @@ class Config:
         convert=_opt_str,
         section="process",
     )
-    umask: int = setting(
-        0,
+    umask: int | None = setting(
+        None,
         "-m",
         "--umask",
         metavar="INT",
-        help="File mode creation mask (e.g. 0o22).",
-        convert=_umask,
+        help=(
+            "File mode creation mask (e.g. 0o22) of the files the server creates, unix "
+            "sockets included; 0 applies too (a unix socket is then 0777). Default: "
+            "unset, the inherited umask stays (Gunicorn's default is 0)."
+        ),
+        convert=_opt_umask,
         section="process",
     )
     proc_name: str | None = setting(

@@ -139,7 +139,7 @@ def serve_config(
                 config.bind,
                 config.backlog,
                 config.reuse_port,
-                umask=config.umask or None,
+                umask=config.umask,
                 owner=None if owner is None else (owner.uid, owner.gid),
             )
             owned = owned_unix_paths(config.bind)
@@ -207,7 +207,7 @@ def _process_settings(
         link = daemonize(keep_fds=[sock.fileno() for sock in listeners], wait=True)
     service = _Service(link, SystemdNotify.from_environ(logger=logs.error))
     try:
-        if config.umask:
+        if config.umask is not None:
             set_umask(config.umask)
         with contextlib.ExitStack() as stack:
             try:

@@ -181,6 +181,26 @@ def test_umask_and_user_apply_to_the_unix_socket(tmp_path):
         server.stop()
 
 
+@pytest.mark.parametrize(("umask", "mode"), [("0", 0o777), (None, 0o755)])
+def test_umask_0_applies_and_unset_keeps_the_inherited_one(tmp_path, umask, mode):
+    """Under an inherited umask 022, -m 0 gives a 0777 socket as Gunicorn's default does
+    (0 used to count as "not set": 0755); without -m the inherited umask stays."""
+    import stat
+
+    path = tmp_path / "app.sock"
+    settings = {} if umask is None else {"umask": umask}
+    server = LiveServer(SERVICE, workers=1, bind=[f"unix:{path}"], **settings)
+    inherited = os.umask(0o022)
+    try:
+        server.start()
+    finally:
+        os.umask(inherited)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+    finally:
+        server.stop()
+
+
 def test_stale_unix_socket_file_is_replaced(tmp_path):
     path = str(tmp_path / "stale.sock")
     stale = socket.socket(socket.AF_UNIX)
