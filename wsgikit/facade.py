@@ -144,12 +144,13 @@ def serve_config(
             )
             owned = owned_unix_paths(config.bind)
         try:
-            with _process_settings(config, listeners, logs) as service:
+            # In one process, the pidfile goes to --user/--group (so that the process
+            # may still remove it at exit); a master keeps its own user.
+            pid_owner = (owner.uid, owner.gid) if owner is not None and workers == 0 else None
+            with _process_settings(config, listeners, logs, pid_owner) as service:
                 if workers == 0:
                     assert loaded is not None
                     if owner is not None:
-                        if config.pidfile:  # so that it may still remove it at exit
-                            os.chown(config.pidfile, owner.uid, owner.gid)
                         set_owner(owner.uid, owner.gid)  # after binding, as workers do
                     return _run_in_process(config, loaded, listeners, logs, service)
                 status = run_supervised(
@@ -195,9 +196,13 @@ class _Service:
 
 @contextlib.contextmanager
 def _process_settings(
-    config: Config, listeners: list[socket.socket], logs: Logs
+    config: Config,
+    listeners: list[socket.socket],
+    logs: Logs,
+    pid_owner: tuple[int, int] | None = None,
 ) -> Iterator[_Service]:
-    """Daemon mode, umask and pidfile, for the process that serves or supervises.
+    """Daemon mode, umask and pidfile (given to ``pid_owner``), for the process that
+    serves or supervises.
 
     With ``daemon`` the launching process waits until the daemon serves or fails
     (see :func:`wsgikit.process.daemonize`); a failure in here is reported to it.
@@ -211,7 +216,7 @@ def _process_settings(
             set_umask(config.umask)
         with contextlib.ExitStack() as stack:
             try:
-                stack.enter_context(pidfile(config.pidfile))
+                stack.enter_context(pidfile(config.pidfile, pid_owner))
             except PidfileError as exc:  # checked before starting; lost a race since
                 raise ConfigError("pidfile", str(exc)) from None
             yield service

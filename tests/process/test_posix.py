@@ -96,6 +96,32 @@ def test_pidfile_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file away needs root")
+def test_pidfile_is_given_to_its_owner_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pidfile's owner is set on the temporary file, through its descriptor, before
+    it is renamed into place: a symlink put at the path right after the rename (the
+    directory may be writable by others, as /tmp is) is never followed by a chown."""
+    nobody = pwd.getpwnam("nobody")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "app.pid"
+    replace = os.replace
+    owners = []
+
+    def replace_then_plant(src: str, dst: str) -> None:
+        owners.append(os.stat(src).st_uid)
+        replace(src, dst)
+        os.unlink(dst)
+        os.symlink(victim, dst)
+
+    monkeypatch.setattr(os, "replace", replace_then_plant)
+    write_pidfile(str(path), owner=(nobody.pw_uid, nobody.pw_gid))
+    assert owners == [nobody.pw_uid]
+    assert (victim.stat().st_uid, victim.stat().st_gid) == (0, 0)
+
+
 def test_daemonize_detaches(tmp_path: Path) -> None:
     out = tmp_path / "daemon"
     script = textwrap.dedent(f"""

@@ -119,7 +119,7 @@ def test_a_unix_socket_is_given_to_its_owner(tmp_path):
 
 
 def test_a_unix_socket_that_cannot_be_given_away_is_one_line(tmp_path, monkeypatch):
-    def refuse(path, uid, gid):
+    def refuse(path, uid, gid, follow_symlinks=True):
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "chown", refuse)
@@ -127,3 +127,33 @@ def test_a_unix_socket_that_cannot_be_given_away_is_one_line(tmp_path, monkeypat
     with pytest.raises(BindError, match=f"cannot give unix:{path} to uid 7 gid 8: Operation not"):
         open_listener(parse_bind(f"unix:{path}"), owner=(7, 8))
     assert not path.exists()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file away needs root")
+def test_a_symlink_put_in_place_of_the_socket_is_not_followed(tmp_path, monkeypatch):
+    """Between the bind and the chown someone who may write to the directory replaces
+    the socket file with a symlink: the symlink itself is given away, not its target."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    path = tmp_path / "s.sock"
+    umask = os.umask
+    calls = []
+
+    def umask_then_plant(mask):
+        calls.append(mask)
+        previous = umask(mask)
+        if len(calls) == 2:  # restoring the umask: the bind is done
+            os.unlink(path)
+            os.symlink(victim, path)
+        return previous
+
+    monkeypatch.setattr(os, "umask", umask_then_plant)
+    sock = open_listener(
+        parse_bind(f"unix:{path}"), umask=0o077, owner=(nobody.pw_uid, nobody.pw_gid)
+    )
+    sock.close()
+    assert (victim.stat().st_uid, victim.stat().st_gid) == (0, 0)
+    assert os.lstat(path).st_uid == nobody.pw_uid

@@ -45,7 +45,7 @@ def read_pidfile(path: str) -> int | None:
         return None
 
 
-def write_pidfile(path: str, pid: int | None = None) -> None:
+def write_pidfile(path: str, pid: int | None = None, owner: tuple[int, int] | None = None) -> None:
     """Write ``pid`` (default: ours) to ``path``, atomically; refuse if it names a live process.
 
     A stale pidfile (dead process) is replaced. The new content is written to a
@@ -53,6 +53,10 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
     name, ``O_EXCL``: it never opens an existing file or follows a symlink
     someone planted there), then renamed over ``path`` (a rename replaces a
     symlink at ``path`` itself, never its target). Mode 0644, as Gunicorn's.
+    ``owner`` (``(uid, gid)``, -1 leaves one unchanged) is given to that file
+    through its descriptor before the rename, so that a process about to drop
+    its privileges may still remove it; a chown by path after the rename would
+    follow a symlink put there meanwhile.
     """
     pid = os.getpid() if pid is None else pid
     existing = read_pidfile(path)
@@ -68,6 +72,8 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
     try:
         try:
             os.fchmod(fd, 0o644)
+            if owner is not None:
+                os.fchown(fd, *owner)
             os.write(fd, f"{pid}\n".encode("ascii"))
         finally:
             os.close(fd)
@@ -94,12 +100,13 @@ def remove_pidfile(path: str, pid: int | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def pidfile(path: str | None) -> Iterator[None]:
-    """Hold a pidfile for the duration of a ``with`` block (``None``: no pidfile)."""
+def pidfile(path: str | None, owner: tuple[int, int] | None = None) -> Iterator[None]:
+    """Hold a pidfile for the duration of a ``with`` block (``None``: no pidfile);
+    ``owner`` as for :func:`write_pidfile`."""
     if path is None:
         yield
         return
-    write_pidfile(path)
+    write_pidfile(path, owner=owner)
     try:
         yield
     finally:

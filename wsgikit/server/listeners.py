@@ -89,7 +89,9 @@ def open_listener(
             raise BindError(f"cannot listen on {address}: {exc.strerror or exc}") from None
         if owner is not None:
             try:
-                os.chown(address.path, *owner)
+                # The socket file itself, never what a symlink put in its place
+                # since the bind points to (a socket's fchown would not reach the file).
+                os.chown(address.path, *owner, follow_symlinks=False)
             except OSError as exc:
                 sock.close()
                 os.unlink(address.path)
