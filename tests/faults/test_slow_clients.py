@@ -125,12 +125,22 @@ def test_a_spool_budget_answers_503_with_retry_after(prefork, tmp_path):
 
 @pytest.fixture
 def small_tmpfs(tmp_path: Path):
-    """A 2 MiB tmpfs to fill (needs root, as mount(2) does)."""
+    """A 2 MiB tmpfs to fill. It needs mount(2): root, and a container that lets root
+    mount (an unprivileged one does not). Without it the test is skipped with the reason;
+    ``test_a_full_disk_is_507_not_silence`` in tests/server/test_threaded.py covers
+    the 507 path with /dev/full, without root."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root; the 507 path is covered with /dev/full")
     mount = tmp_path / "spool"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    command = ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except OSError as exc:  # no mount(8) at all
+        pytest.skip(f"cannot mount a tmpfs ({exc}); the 507 path is covered with /dev/full")
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
+        pytest.skip(f"cannot mount a tmpfs ({reason}); the 507 path is covered with /dev/full")
     try:
         yield mount
     finally:

@@ -6,8 +6,9 @@ Feed it bytes with :meth:`HTTPConnection.receive_data`, pull events with
 threads or clocks: the caller does the I/O and supplies the ``Date`` value.
 
 The received bytes stay in one buffer of ours. A head is checked line by line
-as it arrives (:mod:`.head`: CRLF, limits, field syntax, framing headers) and
-only a complete head is handed to h11 to parse; the body is read by our own
+as it arrives (:mod:`.head`: CRLF line endings, the size and count limits,
+obs-fold); once it is complete, its control bytes and raw framing headers are
+checked and h11 parses it (request line, field syntax); the body is read by our own
 framing readers (:mod:`.body`), which stop exactly where the body ends, so
 the bytes after it are the next request's head (pipelining). Every error is a
 :class:`ProtocolError` with the status to answer; after one, nothing more

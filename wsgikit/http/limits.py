@@ -27,8 +27,3 @@ class Limits:
     header_field_size: int = 8190
     body: int | None = None
     chunk_extension: int = 1024
-
-    @property
-    def head_size(self) -> int:
-        """The largest request head (line, fields, line endings) these limits allow."""
-        return self.request_line + 2 + self.header_fields * (self.header_field_size + 2) + 2
