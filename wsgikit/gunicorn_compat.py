@@ -205,7 +205,8 @@ class GunicornServer:
 class GunicornRequest:
     """A request as Gunicorn's ``pre_request``/``post_request`` see it.
 
-    ``method``, ``uri`` (the raw target), ``path``, ``query``, ``fragment``,
+    ``method``, ``uri`` (the raw target), ``path`` (its path, not percent-decoded),
+    ``query``, ``fragment``,
     ``version`` (``(1, 1)``), ``headers`` (a list of ``(NAME, value)``, names upper-cased
     as Gunicorn does), ``scheme``, ``remote_addr``/``peer_addr``, ``body`` (the
     ``wsgi.input`` stream), and ``environ``.
@@ -215,7 +216,7 @@ class GunicornRequest:
         self.environ = environ
         self.method = environ.get("REQUEST_METHOD", "")
         self.uri = environ.get("RAW_URI", "")
-        self.path = environ.get("PATH_INFO", "")
+        self.path = _raw_path(self.uri) if self.uri else environ.get("PATH_INFO", "")
         self.query = environ.get("QUERY_STRING", "")
         self.fragment = ""
         major, _, minor = environ.get("SERVER_PROTOCOL", "HTTP/1.1")[5:].partition(".")
@@ -229,6 +230,18 @@ class GunicornRequest:
 
     def __repr__(self) -> str:
         return f"<wsgikit request {self.method} {self.uri}>"
+
+
+def _raw_path(uri: str) -> str:
+    """The path of request target ``uri`` as the client sent it (not percent-decoded,
+    unlike ``PATH_INFO``), as Gunicorn's ``req.path``: ``/x%20y`` for ``/x%20y?a=1``,
+    ``/p`` for ``http://host/p``."""
+    target = uri.partition("#")[0].partition("?")[0]
+    if not target.startswith("/") and "://" in target:  # absolute-form
+        authority_and_path = target.partition("://")[2]
+        slash = authority_and_path.find("/")
+        return authority_and_path[slash:] if slash >= 0 else ""
+    return target
 
 
 def _new_worker(log: logging.Logger, cfg: GunicornConfig) -> Callable[[Any], GunicornWorker]:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from wsgikit.gunicorn_compat import GunicornRequest
 from wsgikit.testing import LiveServer
 
+from ..apps import service
 from ..support import wait_for
 
 CONFIG = Path(__file__).with_name("example_config.py")
@@ -80,3 +85,25 @@ def test_gunicorns_example_config_runs_with_its_hooks(tmp_path: Path) -> None:
     exits = {x[0] for x in _lines(record, "worker_exit")}
     assert str(worker) in exits  # retired by the reload
     assert {x[0] for x in _lines(record, "child_exit")} >= exits
+
+
+def test_req_path_is_the_raw_path_as_in_gunicorn() -> None:
+    # Gunicorn's req.path is the target's path as sent: not percent-decoded (PATH_INFO is).
+    seen: list[tuple[str, str, str]] = []
+
+    def pre_request(worker: object, req: Any) -> None:
+        seen.append((req.path, req.query, req.uri))
+
+    with LiveServer(service, pre_request=pre_request) as server:
+        assert server.get("/x%20y?a=%20b").status == 200
+        assert server.get("/a%2Fb/c").status == 200
+    assert seen == [("/x%20y", "a=%20b", "/x%20y?a=%20b"), ("/a%2Fb/c", "", "/a%2Fb/c")]
+
+
+@pytest.mark.parametrize(
+    ("raw_uri", "path"),
+    [("http://h:8/p%41/?q#f", "/p%41/"), ("http://h", ""), ("*", "*"), ("//a%20b", "//a%20b")],
+)
+def test_req_path_of_other_target_forms(raw_uri: str, path: str) -> None:
+    req = GunicornRequest({"RAW_URI": raw_uri, "PATH_INFO": "/decoded"})
+    assert req.path == path
