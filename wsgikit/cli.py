@@ -97,8 +97,9 @@ class _NoEffectFlag(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         seen = list(getattr(namespace, "no_effect", []))
-        value = True if self.nargs == 0 else values
-        seen.append((self.dest.removeprefix("no_effect_"), option_string or self.dest, value))
+        name = self.dest.removeprefix("no_effect_")
+        value = NO_EFFECT[name].flag_sets if self.nargs == 0 else values
+        seen.append((name, option_string or self.dest, value))
         namespace.no_effect = seen
 
 

@@ -590,8 +590,8 @@ class Config:
         None,
         "--spool-dir",
         metavar="DIR",
-        help="Directory of the spooled request bodies and responses (threaded worker); "
-        "default: the system's temporary directory ($TMPDIR, /tmp...).",
+        help="Directory of the spooled request bodies and responses (threaded worker; "
+        "Gunicorn's tmp_upload_dir); default: the system's temporary directory ($TMPDIR, /tmp...).",
         convert=_opt_str,
         section="worker processes",
     )

@@ -38,7 +38,9 @@ class NoEffect:
     ``flags`` are Gunicorn's command-line spellings (none: config files only);
     ``takes_value`` is False for Gunicorn's switches (``store_true``/``store_const``);
     ``refuse`` names values that would change what is served, which are refused
-    (exit 2) rather than ignored.
+    (exit 2) rather than ignored. ``default`` is Gunicorn's default: given explicitly
+    (as Gunicorn's example config does, ``spew = False``) it changes nothing, so it
+    gets no warning; nor do the ``allowed`` values, which are what wsgikit does anyway.
     """
 
     why: str
@@ -46,6 +48,8 @@ class NoEffect:
     takes_value: bool = True
     allowed: tuple[str, ...] = ()  # values that are what wsgikit does anyway: no warning
     refuse: bool = False
+    default: Any = None
+    flag_sets: Any = True  # what a switch (takes_value=False) sets: --no-sendfile sets False
 
 
 _SYSLOG = "syslog is not supported; use --log-config with a logging.handlers.SysLogHandler"
@@ -66,100 +70,140 @@ NO_EFFECT: Mapping[str, NoEffect] = {
         "the workers' stdout and stderr are the master's; redirect them where you want them",
         ("--capture-output",),
         takes_value=False,
+        default=False,
     ),
     "sendfile": NoEffect(
         "wsgi.file_wrapper responses always use sendfile() when they can",
         ("--no-sendfile",),
         takes_value=False,
+        allowed=("true",),
+        flag_sets=False,
     ),
     "ssl_version": NoEffect(
         "TLS 1.2 is the minimum and the best both sides know is used; "
         "an ssl_context hook can set versions (Gunicorn ignores ssl_version too)",
         ("--ssl-version",),
+        default=2,
     ),
     "suppress_ragged_eofs": NoEffect(
         "a connection closed without close_notify ends the request input",
         ("--suppress-ragged-eofs",),
         takes_value=False,
+        default=True,
     ),
     "do_handshake_on_connect": NoEffect(
         "the worker loop does the TLS handshake before the first request",
         ("--do-handshake-on-connect",),
         takes_value=False,
+        default=False,
     ),
-    "spew": NoEffect("tracing every line is not supported", ("--spew",), takes_value=False),
+    "spew": NoEffect(
+        "tracing every line is not supported", ("--spew",), takes_value=False, default=False
+    ),
     "initgroups": NoEffect(
         "workers switching to --user always get that user's groups",
         ("--initgroups",),
         takes_value=False,
+        default=False,
     ),
-    "tmp_upload_dir": NoEffect("request bodies are spooled to the temporary directory ($TMPDIR)"),
-    "syslog": NoEffect(_SYSLOG, ("--log-syslog",), takes_value=False),
-    "syslog_addr": NoEffect(_SYSLOG, ("--log-syslog-to",)),
+    "syslog": NoEffect(_SYSLOG, ("--log-syslog",), takes_value=False, default=False),
+    "syslog_addr": NoEffect(_SYSLOG, ("--log-syslog-to",), default="udp://localhost:514"),
     "syslog_prefix": NoEffect(_SYSLOG, ("--log-syslog-prefix",)),
-    "syslog_facility": NoEffect(_SYSLOG, ("--log-syslog-facility",)),
+    "syslog_facility": NoEffect(_SYSLOG, ("--log-syslog-facility",), default="user"),
     "disable_redirect_access_to_syslog": NoEffect(
-        _SYSLOG, ("--disable-redirect-access-to-syslog",), takes_value=False
+        _SYSLOG,
+        ("--disable-redirect-access-to-syslog",),
+        takes_value=False,
+        default=False,
     ),
     "logger_class": NoEffect(
-        "logs go through the standard logging module; use --log-config", ("--logger-class",)
+        "logs go through the standard logging module; use --log-config",
+        ("--logger-class",),
+        default="gunicorn.glogging.Logger",
     ),
     "enable_stdio_inheritance": NoEffect(
         "workers always inherit the master's stdio",
         ("-R", "--enable-stdio-inheritance"),
         takes_value=False,
+        default=False,
     ),
     "enable_backlog_metric": NoEffect(
-        "the listen backlog is not measured", ("--enable-backlog-metric",), takes_value=False
+        "the listen backlog is not measured",
+        ("--enable-backlog-metric",),
+        takes_value=False,
+        default=False,
     ),
-    "default_proc_name": NoEffect("use proc_name"),
+    "default_proc_name": NoEffect("use proc_name", default="gunicorn"),
     "paste": NoEffect(_PASTE, ("--paste", "--paster"), refuse=True),
-    "raw_paste_global_conf": NoEffect(_PASTE, ("--paste-global",)),
+    "raw_paste_global_conf": NoEffect(_PASTE, ("--paste-global",), default=()),
     "protocol": NoEffect(
         "wsgikit speaks HTTP only (no uwsgi protocol)",
         ("--protocol",),
         allowed=("http",),
         refuse=True,
     ),
-    "uwsgi_allow_ips": NoEffect("wsgikit speaks HTTP only", ("--uwsgi-allow-from",)),
+    "uwsgi_allow_ips": NoEffect(
+        "wsgikit speaks HTTP only", ("--uwsgi-allow-from",), default="127.0.0.1,::1"
+    ),
     "http_protocols": NoEffect(_HTTP2, ("--http-protocols",), allowed=("h1",)),
     "http2_cleartext": NoEffect(_HTTP2, ("--http2-cleartext",), allowed=("off",)),
-    "http2_max_concurrent_streams": NoEffect(_HTTP2, ("--http2-max-concurrent-streams",)),
-    "http2_initial_window_size": NoEffect(_HTTP2, ("--http2-initial-window-size",)),
-    "http2_max_frame_size": NoEffect(_HTTP2, ("--http2-max-frame-size",)),
-    "http2_max_header_list_size": NoEffect(_HTTP2, ("--http2-max-header-list-size",)),
+    "http2_max_concurrent_streams": NoEffect(
+        _HTTP2, ("--http2-max-concurrent-streams",), default=100
+    ),
+    "http2_initial_window_size": NoEffect(_HTTP2, ("--http2-initial-window-size",), default=65535),
+    "http2_max_frame_size": NoEffect(_HTTP2, ("--http2-max-frame-size",), default=16384),
+    "http2_max_header_list_size": NoEffect(
+        _HTTP2, ("--http2-max-header-list-size",), default=65536
+    ),
     "permit_obsolete_folding": NoEffect(
-        _STRICT + " (obs-fold is a 400)", ("--permit-obsolete-folding",), takes_value=False
+        _STRICT + " (obs-fold is a 400)",
+        ("--permit-obsolete-folding",),
+        takes_value=False,
+        default=False,
     ),
     "strip_header_spaces": NoEffect(
-        _STRICT + " (a space before ':' is a 400)", ("--strip-header-spaces",), takes_value=False
+        _STRICT + " (a space before ':' is a 400)",
+        ("--strip-header-spaces",),
+        takes_value=False,
+        default=False,
     ),
     "permit_unconventional_http_method": NoEffect(
-        _STRICT, ("--permit-unconventional-http-method",), takes_value=False
+        _STRICT,
+        ("--permit-unconventional-http-method",),
+        takes_value=False,
+        default=False,
     ),
     "permit_unconventional_http_version": NoEffect(
-        _STRICT, ("--permit-unconventional-http-version",), takes_value=False
+        _STRICT,
+        ("--permit-unconventional-http-version",),
+        takes_value=False,
+        default=False,
     ),
-    "casefold_http_method": NoEffect(_STRICT, ("--casefold-http-method",), takes_value=False),
+    "casefold_http_method": NoEffect(
+        _STRICT, ("--casefold-http-method",), takes_value=False, default=False
+    ),
     "forwarder_headers": NoEffect(
         "SCRIPT_NAME and PATH_INFO never come from request headers (use --root-path)",
         ("--forwarder-headers",),
+        default="SCRIPT_NAME,PATH_INFO",
     ),
     "header_map": NoEffect(
         "request headers with '_' in their name are always dropped (Gunicorn's 'drop')",
         ("--header-map",),
         allowed=("drop",),
     ),
-    "asgi_loop": NoEffect(_ASGI, ("--asgi-loop",)),
-    "asgi_lifespan": NoEffect(_ASGI, ("--asgi-lifespan",)),
-    "asgi_disconnect_grace_period": NoEffect(_ASGI, ("--asgi-disconnect-grace-period",)),
-    "websocket_max_message_size": NoEffect(_ASGI, ("--websocket-max-message-size",)),
-    "http_parser": NoEffect("the request parser is h11", ("--http-parser",)),
-    "dirty_apps": NoEffect(_DIRTY, ("--dirty-app",)),
+    "asgi_loop": NoEffect(_ASGI, ("--asgi-loop",), default="auto"),
+    "asgi_lifespan": NoEffect(_ASGI, ("--asgi-lifespan",), default="auto"),
+    "asgi_disconnect_grace_period": NoEffect(_ASGI, ("--asgi-disconnect-grace-period",), default=3),
+    "websocket_max_message_size": NoEffect(
+        _ASGI, ("--websocket-max-message-size",), default=16777216
+    ),
+    "http_parser": NoEffect("the request parser is h11", ("--http-parser",), default="auto"),
+    "dirty_apps": NoEffect(_DIRTY, ("--dirty-app",), default=()),
     "dirty_workers": NoEffect(_DIRTY, ("--dirty-workers",), allowed=("0",)),
-    "dirty_timeout": NoEffect(_DIRTY, ("--dirty-timeout",)),
-    "dirty_threads": NoEffect(_DIRTY, ("--dirty-threads",)),
-    "dirty_graceful_timeout": NoEffect(_DIRTY, ("--dirty-graceful-timeout",)),
+    "dirty_timeout": NoEffect(_DIRTY, ("--dirty-timeout",), default=300),
+    "dirty_threads": NoEffect(_DIRTY, ("--dirty-threads",), default=1),
+    "dirty_graceful_timeout": NoEffect(_DIRTY, ("--dirty-graceful-timeout",), default=30),
     # Hooks Gunicorn calls at moments wsgikit does not have.
     "pre_exec": NoEffect("wsgikit does not re-exec itself (USR2 logs statistics)"),
     "on_dirty_starting": NoEffect(_DIRTY),
@@ -169,7 +213,11 @@ NO_EFFECT: Mapping[str, NoEffect] = {
 }
 
 #: Gunicorn's names for settings wsgikit has under another name.
-ALIASES: Mapping[str, str] = {"logconfig_json": "logconfig"}
+ALIASES: Mapping[str, str] = {
+    "logconfig_json": "logconfig",
+    # Where request bodies too large for memory are written, as in Gunicorn.
+    "tmp_upload_dir": "spool_dir",
+}
 
 
 def no_effect_warning(name: str, value: Any, label: str) -> str | None:
@@ -180,11 +228,28 @@ def no_effect_warning(name: str, value: Any, label: str) -> str | None:
     """
     entry = NO_EFFECT[name]
     text = str(value).strip().lower() if value is not None else ""
-    if entry.allowed and text in entry.allowed:
+    if (entry.allowed and text in entry.allowed) or _is_default(value, entry.default):
         return None
     if entry.refuse and value not in (None, False, "", [], ()):
         raise ConfigError(name, f"not supported ({entry.why})")
     return f"{label} has no effect in wsgikit ({entry.why}); ignored"
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether ``value`` (from a file, or a flag's text) is Gunicorn's ``default``."""
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value is default
+    if isinstance(value, list | tuple) and isinstance(default, list | tuple):
+        return list(value) == list(default)
+    if isinstance(value, str) and isinstance(default, int | float):  # a flag's text
+        return value.strip() == str(default)
+    if isinstance(value, int | float) and isinstance(default, int | float):
+        return value == default
+    return (
+        value is None
+        and default is None
+        or (isinstance(value, str) and isinstance(default, str) and value.strip() == default)
+    )
 
 
 def hook_misspelling(name: str) -> str | None:

@@ -122,7 +122,12 @@ def test_every_gunicorn_flag_is_accepted(flag: str, value: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", sorted(n for n, e in NO_EFFECT.items() if e.flags and not e.refuse)
+    "name",
+    sorted(
+        n
+        for n, e in NO_EFFECT.items()
+        if e.flags and not e.refuse and (e.takes_value or e.flag_sets != e.default)
+    ),
 )
 def test_a_flag_without_effect_warns_in_one_line_naming_it(name: str) -> None:
     entry = NO_EFFECT[name]
@@ -168,13 +173,50 @@ def test_a_misspelled_hook_in_a_config_file_is_named(tmp_path: Path) -> None:
         "def pre_exec(server):\n    pass\n\n"
         "PORT = 8000\n"
         "paste = None\n"
+        "spew = True\n"
     )
     _, warnings = load_config_file(str(conf))
     assert warnings == [
         f"{conf}: 'post_frok' is not a hook: did you mean post_fork?",
         f"{conf}: 'pre_exec' has no effect in wsgikit ({NO_EFFECT['pre_exec'].why}); ignored",
-        f"{conf}: 'paste' has no effect in wsgikit ({NO_EFFECT['paste'].why}); ignored",
+        f"{conf}: 'spew' has no effect in wsgikit ({NO_EFFECT['spew'].why}); ignored",
     ]
+
+
+def _gunicorn_defaults() -> dict[str, object]:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return {s.name: s.default for s in KNOWN_SETTINGS if not callable(s.default)}
+
+
+@pytest.mark.parametrize("name", sorted(set(NO_EFFECT) & set(_gunicorn_defaults())))
+def test_gunicorns_default_given_explicitly_does_not_warn(name: str, tmp_path: Path) -> None:
+    # Gunicorn's example config spells out `spew = False`: it changes nothing, so no
+    # warning; any other value would, and is named.
+    default = _gunicorn_defaults()[name]
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(f"{name} = {_literal(default)}\n")
+    assert load_config_file(str(conf))[1] == []
+
+
+def _literal(value: object) -> str:
+    return (
+        str(int(value)) if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+    )
+
+
+def test_a_flag_that_sets_gunicorns_default_does_not_warn() -> None:
+    # --suppress-ragged-eofs sets what Gunicorn does anyway; --no-sendfile does not.
+    assert _load("--suppress-ragged-eofs")[1] == []
+    (warning,) = _load("--no-sendfile")[1]
+    assert warning.startswith("--no-sendfile has no effect")
+
+
+def test_tmp_upload_dir_is_the_spool_dir(tmp_path: Path) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(f"tmp_upload_dir = {str(tmp_path)!r}\n")
+    config, warnings = _load("-c", str(conf), "app:application")
+    assert warnings == [] and config.spool_dir == str(tmp_path)  # type: ignore[attr-defined]
 
 
 def test_a_config_file_asking_for_another_protocol_is_refused(tmp_path: Path) -> None:
