@@ -391,7 +391,7 @@ def test_tls_and_proxy_settings_of_a_gunicorn_conf_are_taken(tmp_path: Path) -> 
     conf = tmp_path / "gunicorn.conf.py"
     conf.write_text(
         "certfile = 'server.crt'\nkeyfile = 'server.key'\ncert_reqs = 0\n"
-        "ssl_version = 2\nforwarded_allow_ips = ['10.0.0.0/8', '::1']\n"
+        "ssl_version = 5\nforwarded_allow_ips = ['10.0.0.0/8', '::1']\n"
         "secure_scheme_headers = {'X-Proto': 'https'}\nproxy_protocol = True\n"
         "proxy_allow_ips = '10.1.2.3'\n"
     )
@@ -436,11 +436,12 @@ def test_forwarded_allow_ips_defaults_to_the_environment_as_gunicorn(
 
 def test_settings_without_effect_are_named_with_the_reason(tmp_path: Path) -> None:
     conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text("worker_tmp_dir = '/dev/shm'\nspew = False\n")
+    conf.write_text("worker_tmp_dir = '/dev/shm'\nspew = True\ncapture_output = False\n")
     values, warnings = load_config_file(str(conf))
     assert values == {}
     assert any("'worker_tmp_dir' has no effect" in w and "shared memory" in w for w in warnings)
     assert any("'spew' has no effect" in w for w in warnings)
+    assert len(warnings) == 2  # capture_output = False is Gunicorn's default: nothing changes
 
 
 def test_the_largest_values_are_accepted() -> None:
