@@ -40,14 +40,18 @@ EXIT_USAGE = 2
 EXIT_APP = 3
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """An argparse parser derived from the settings declarations."""
+def build_parser(*, app: bool = True) -> argparse.ArgumentParser:
+    """An argparse parser derived from the settings declarations (``app=False``: flags
+    only, as ``*_CMD_ARGS`` are read)."""
     parser = argparse.ArgumentParser(
         prog="wsgikit",
         description="Serve a WSGI application (module:attr). With no app, serve a demo page.",
         argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument("app", nargs="?", help="The WSGI app as module:attr or module:factory().")
+    if app:
+        parser.add_argument(
+            "app", nargs="?", help="The WSGI app as module:attr or module:factory()."
+        )
     parser.add_argument("-c", "--config", metavar="FILE", help="A Python config file.")
     parser.add_argument(
         "--check-config", action="store_true", help="Check the settings and the app, then exit."
@@ -112,13 +116,30 @@ def _no_effect_warnings(ns: argparse.Namespace, source: str = "") -> list[str]:
     return warnings
 
 
-def _env_args(
-    parser: argparse.ArgumentParser, extra: list[str], source: str
-) -> tuple[argparse.Namespace, list[str]]:
+def _env_args(extra: list[str], source: str) -> tuple[argparse.Namespace, list[str]]:
     """``*_CMD_ARGS`` parsed; what neither wsgikit nor Gunicorn knows is ignored with a
-    warning, so that the environment can never stop a start."""
-    ns, unknown = parser.parse_known_args(extra)
-    warnings = [f"{source}: unknown argument {part!r} ignored" for part in unknown]
+    warning, so that the environment can never stop a start.
+
+    They hold flags only, as in Gunicorn: the app is named on the command line or by
+    ``wsgi_app``. So the words after an unknown flag are taken as its value, never as
+    the app (``--future-flag 3`` is one unknown argument).
+    """
+    ns, unknown = build_parser(app=False).parse_known_args(extra)
+    warnings = []
+    start = 0
+    while start < len(unknown):
+        end = start + 1
+        if unknown[start].startswith("-"):
+            while end < len(unknown) and not unknown[end].startswith("-"):
+                end += 1
+            words = " ".join(unknown[start:end])
+            warnings.append(f"{source}: unknown argument {words!r} ignored")
+        else:
+            warnings.append(
+                f"{source}: {unknown[start]!r} ignored (it holds flags only; "
+                "name the app on the command line or as wsgi_app)"
+            )
+        start = end
     return ns, warnings
 
 
@@ -134,7 +155,7 @@ def load_config(
     parser = build_parser()
     extra = cmd_args_from_env(env)
     source = "WSGIKIT_CMD_ARGS" if env.get("WSGIKIT_CMD_ARGS") else "GUNICORN_CMD_ARGS"
-    env_ns, warnings = _env_args(parser, extra, source) if extra else (argparse.Namespace(), [])
+    env_ns, warnings = _env_args(extra, source) if extra else (argparse.Namespace(), [])
     ns = parser.parse_args(list(argv))
     warnings += _no_effect_warnings(env_ns, source) + _no_effect_warnings(ns)
     layers: list[dict[str, Any]] = []
@@ -151,8 +172,6 @@ def load_config(
         if bind is not None:
             layers.insert(0, {"bind": bind})
     config = merge(layers)
-    if getattr(ns, "app", None) is None and getattr(env_ns, "app", None) is not None:
-        ns.app = env_ns.app
     return config, ns, warnings
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wsgikit.cli import load_config
+from wsgikit.cli import load_config, main
 from wsgikit.config import ConfigError
 from wsgikit.config_sources import NO_EFFECT, load_config_file
 
@@ -240,3 +240,34 @@ def test_a_config_module_named_python_colon_is_loaded(tmp_path: Path, monkeypatc
     assert config.workers == 5  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="config module 'deploy.nope' not found"):
         _load("-c", "python:deploy.nope", "app:application")
+
+
+def test_an_unknown_flags_value_in_cmd_args_is_not_taken_as_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A flag of a later Gunicorn, with its value, while the app is named by the file.
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("wsgi_app = 'examples.hello:application'\n")
+    env = {"GUNICORN_CMD_ARGS": "--future-flag 3 --workers 2 --other-flag a b --spew"}
+    config, ns, warnings = load_config(["-c", str(conf)], env)
+    assert getattr(ns, "app", None) is None and config.workers == 2
+    assert config.wsgi_app == "examples.hello:application"
+    assert warnings == [
+        "GUNICORN_CMD_ARGS: unknown argument '--future-flag 3' ignored",
+        "GUNICORN_CMD_ARGS: unknown argument '--other-flag a b' ignored",
+        f"GUNICORN_CMD_ARGS: --spew has no effect in wsgikit ({NO_EFFECT['spew'].why}); ignored",
+    ]
+    # The whole command: it checks the file's app, not '3'.
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--future-flag 3")
+    monkeypatch.delenv("WSGIKIT_CMD_ARGS", raising=False)
+    assert main(["-c", str(conf), "--check-config"]) == 0, capsys.readouterr().err
+    assert "configuration and app OK" in capsys.readouterr().err
+
+
+def test_cmd_args_hold_flags_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ns, warnings = load_config([], {"WSGIKIT_CMD_ARGS": "-w 2 examples.hello:application"})
+    assert getattr(ns, "app", None) is None
+    assert warnings == [
+        "WSGIKIT_CMD_ARGS: 'examples.hello:application' ignored (it holds flags only; "
+        "name the app on the command line or as wsgi_app)"
+    ]
