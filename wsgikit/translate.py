@@ -107,6 +107,7 @@ def server_options(
         body_timeout=config.body_timeout,
         write_timeout=config.write_timeout,
         graceful_timeout=config.graceful_timeout,
+        backlog=config.backlog,
         spool_threshold=config.spool_threshold,
         spool_dir=config.spool_dir,
         buffer_memory=config.buffer_memory,

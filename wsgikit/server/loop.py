@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import Any
 
 from ..wsgi import WSGIApp
 from .monitor import Monitor
@@ -73,3 +74,36 @@ class WorkerLoop:
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    def _accept_backlog(self) -> list[tuple[socket.socket, Any, socket.socket]]:
+        """At a graceful stop: the connections already waiting in the listen backlog.
+
+        A client whose connection the kernel accepted before the stop has sent its
+        request, or is sending it: closing the listeners under it would reset it,
+        although it was received as much as one this worker is serving. So a
+        stopping worker accepts, without blocking, what waits there now, and
+        answers it (with ``Connection: close``) before it exits. Once: at most
+        ``options.backlog`` per listener, as many as the backlog can hold, and
+        never again after this call (the listeners are shared by all the workers
+        of a master; a retiring worker must not go on taking their clients).
+        Returns ``(socket, address, listener)`` triples, the sockets blocking as
+        accept() made them.
+        """
+        taken: list[tuple[socket.socket, Any, socket.socket]] = []
+        for listener in self.listeners:
+            for _ in range(self.options.backlog):
+                try:
+                    sock, addr = listener.accept()
+                except ConnectionAbortedError:
+                    continue  # that one went away while waiting
+                except (BlockingIOError, InterruptedError):
+                    break  # nothing left: the backlog is drained
+                except OSError as exc:  # EMFILE: the rest stays for the other workers
+                    self.logger.error(
+                        "accept() failed on %s while draining it: %s", listener.getsockname(), exc
+                    )
+                    break
+                taken.append((sock, addr, listener))
+        if taken:
+            self.logger.info("stopping: answering %d connection(s) from the backlog", len(taken))
+        return taken

@@ -41,6 +41,9 @@ class ServerOptions:
       counts as gone.
     - ``graceful_timeout``: at a graceful stop, how long the threaded loop keeps
       answering requests it already holds (the ones waiting their turn included).
+    - ``backlog``: the listen backlog the listeners were opened with. At a graceful
+      stop a worker accepts the connections waiting there (at most this many per
+      listener: more would be connections that came after the stop) and answers them.
     - ``spool_threshold``: request bodies larger than this go to a temporary file.
     - ``spool_dir``: where the threaded loop's temporary files go (None: the
       system's temporary directory).
@@ -70,6 +73,7 @@ class ServerOptions:
     body_timeout: float = 30.0
     write_timeout: float = 30.0
     graceful_timeout: float = 30.0
+    backlog: int = 2048
     spool_threshold: int = 1 << 20
     spool_dir: str | None = None
     buffer_memory: int = 32 << 20

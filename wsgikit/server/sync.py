@@ -7,6 +7,11 @@ within ``header_timeout``, an idle keep-alive connection is closed after
 ``keepalive`` seconds, a stalled body read fails after ``body_timeout`` and a
 stalled response write after ``write_timeout``.
 
+A graceful stop finishes the connection being served (its keep-alive ends
+there) and then answers the connections already waiting in the listen
+backlog, one after another with ``Connection: close``: they were received
+before the stop, and closing the listeners would reset them.
+
 The client socket is non-blocking: a send or receive goes straight to the
 kernel and the worker only polls when it would block. Every wait is cut in
 slices of at most a second that report a heartbeat, so a worker waiting on a
@@ -279,9 +284,24 @@ class SyncServer(WorkerLoop):
                         self.logger.error("accept() failed on %s: %s", listener, exc)
                         continue
                     self._serve_client(client, addr, listener)
+            if self._graceful:
+                self._serve_backlog()
         finally:
             selector.close()
             self._waker.close()
+
+    def _serve_backlog(self) -> None:
+        """At a graceful stop: answer the connections waiting in the listen backlog,
+        one after another (``Connection: close``), then return; a fast stop meanwhile
+        closes the rest. See :meth:`WorkerLoop._accept_backlog`."""
+        waiting = self._accept_backlog()
+        try:
+            while waiting and self._graceful:
+                client, addr, listener = waiting.pop(0)
+                self._serve_client(client, addr, listener)
+        finally:
+            for client, _, _ in waiting:
+                client.close()
 
     # ------------------------------------------------------- connections
 

@@ -59,8 +59,10 @@ lingering close so that the client reads it rather than a reset.
 A graceful :meth:`~ThreadedServer.stop` stops accepting, closes idle
 connections (a keep-alive connection whose next request has already arrived is
 not idle), and answers, with ``Connection: close``, every request already
-received: the ones read, and the ones waiting their turn in their sockets while
-the app threads were busy. That may take a while (50 requests queued behind
+received: the ones read, the ones waiting their turn in their sockets while
+the app threads were busy, and the connections waiting in the listen backlog
+(accepted once, at the stop, even past ``worker_connections``: see
+:meth:`WorkerLoop._accept_backlog`). That may take a while (50 requests queued behind
 one app thread), so the bound is ``graceful_timeout``, the time the supervisor
 gives a stopping worker, not ``header_timeout``. A connection in the middle of
 a request keeps its own deadlines. A fast stop closes every connection at once
@@ -454,6 +456,11 @@ class ThreadedServer(WorkerLoop):
         self._stop_accepting()
         if not self._graceful:
             return  # the loop exits and closes everything
+        # Connections waiting in the listen backlog were received too: take them
+        # (past worker_connections if need be: the backlog is about to go) and
+        # answer them with the rest. They are read in turn, as admission allows.
+        for sock, addr, listener in self._accept_backlog():
+            self._add_connection(sock, addr, listener)
         now = time.monotonic()
         # Requests already received (read, or waiting in line in their sockets) are
         # answered for as long as the supervisor waits for a stopping worker.
