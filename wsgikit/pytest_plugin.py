@@ -17,12 +17,17 @@ Thread or pre-fork: ``workers=0`` serves from a thread of the test process,
 ``workers >= 1`` runs the real pre-fork server. The ``wsgikit_live_server``
 fixtures take their settings from the ``--wsgikit-workers`` option (or the
 ``wsgikit_workers`` ini value) and the ``@pytest.mark.wsgikit(**settings)`` marker
-(on a test, a class or a module; the closest wins). :func:`server_fixture`
-declares a fixture of your own, of any scope, in a conftest.
+(on a test, a class or a module; the closest wins). A shared server cannot follow
+a marker closer to the test than its scope (a session-scoped server, any marker; a
+module-scoped one, a class's or a test's): such a test gets a warning saying so.
+:func:`server_fixture` declares a fixture of your own, of any scope, in a conftest.
 
-When a test fails, the report has a section with what its pre-fork servers
-logged during the test. This module is imported before coverage starts, so it
-imports the rest of wsgikit lazily.
+A server that cannot start fails the test with one message, no traceback through
+wsgikit: the bad setting, the busy port, the app's own traceback, or the pre-fork
+server's log. When a test fails, the report has a section with what its pre-fork
+servers logged during the test (what an error message showed already is not
+repeated). This module is imported before coverage starts, so it imports the rest
+of wsgikit lazily.
 """
 
 from __future__ import annotations
@@ -104,15 +109,23 @@ class _LiveServerAlias:
 
 def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Settings for a wsgikit_live_server fixture: the option, then the markers
-    from the farthest to the closest node."""
-    option = request.config.getoption("wsgikit_workers")
-    workers = int(request.config.getini("wsgikit_workers") if option is None else option)
+    from the farthest to the closest node the fixture's scope sees."""
+    return _settings_of(request.config, request.node)
+
+
+def _settings_of(config: pytest.Config, node: pytest.Item | pytest.Collector) -> dict[str, Any]:
+    option = config.getoption("wsgikit_workers")
+    workers = int(config.getini("wsgikit_workers") if option is None else option)
     settings: dict[str, Any] = {"workers": workers}
-    for mark in reversed(list(request.node.iter_markers(MARKER))):
+    for mark in reversed(list(node.iter_markers(MARKER))):
         if mark.args:
             raise pytest.UsageError(f"@pytest.mark.{MARKER} takes settings as keywords only")
         settings.update(mark.kwargs)
     return settings
+
+
+def _spelled(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in settings.items())
 
 
 def _wsgi_app(request: pytest.FixtureRequest) -> Any:
@@ -132,23 +145,26 @@ def _wsgi_app(request: pytest.FixtureRequest) -> Any:
 class ServerFactory:
     """``factory(app, **settings)`` starts a :class:`~wsgikit.testing.LiveServer`;
     all are stopped by :meth:`close`. With ``reuse``, the same arguments give the
-    server already running (for module- and session-scoped factories)."""
+    server already running (for module- and session-scoped factories).
 
-    def __init__(self, reuse: bool = False) -> None:
+    A server that cannot start fails the test (``pytest.fail``) with one message
+    that starts with ``who``, the fixture's name; use ``LiveServer`` itself to
+    catch the exception instead.
+    """
+
+    def __init__(self, reuse: bool = False, who: str = "wsgikit_server") -> None:
         self.reuse = reuse
+        self.who = who
         self.servers: list[LiveServer] = []
         self._by_key: dict[str, LiveServer] = {}
 
     def __call__(self, app: Any, **settings: Any) -> LiveServer:
-        from .testing import LiveServer
-
         key = repr((app if isinstance(app, str) else id(app), sorted(settings.items())))
         if self.reuse and key in self._by_key:
             server = self._by_key[key]
             server.check_alive()
             return server
-        server = LiveServer(app, **settings)
-        server.start()
+        server = _start(self.who, app, settings)
         self.servers.append(server)
         self._by_key[key] = server
         return server
@@ -169,11 +185,37 @@ class ServerFactory:
         self.servers.clear()
         self._by_key.clear()
         if errors:  # a failure of the test, not a traceback through this plugin
-            pytest.fail("\n\n".join(f"ServerError: {e}" for e in errors), pytrace=False)
+            pytest.fail("\n\n".join(f"{self.who}: {e}" for e in errors), pytrace=False)
 
 
-def _factory(reuse: bool) -> Iterator[ServerFactory]:
-    factory = ServerFactory(reuse)
+def _start(who: str, app: Any, settings: dict[str, Any]) -> LiveServer:
+    """A started server, or ``pytest.fail`` with one clear message saying why not."""
+    from .binds import BindError
+    from .config import ConfigError
+    from .importer import AppImportError
+    from .testing import LiveServer, ServerError, import_string_of
+
+    message = ""
+    try:
+        server = LiveServer(app, **settings)
+        if server.prefork:
+            import_string_of(app)
+        return server.start()
+    except (ConfigError, BindError) as exc:
+        message = str(exc)
+    except AppImportError as exc:
+        message = f"the app cannot be loaded: {exc}"  # with the app's traceback, if it raised
+    except ServerError as exc:
+        message = str(exc)  # ends with the pre-fork server's log
+    except TypeError as exc:
+        if "import string" not in str(exc):
+            raise
+        message = str(exc)
+    pytest.fail(f"{who}: {message}", pytrace=False)
+
+
+def _factory(reuse: bool, who: str) -> Iterator[ServerFactory]:
+    factory = ServerFactory(reuse, who)
     try:
         yield factory
     finally:
@@ -184,28 +226,28 @@ def _factory(reuse: bool) -> Iterator[ServerFactory]:
 def wsgikit_server() -> Iterator[ServerFactory]:
     """Start live servers for this test: ``wsgikit_server(app, **settings)``; all stop
     at teardown. ``workers=0`` (default) serves from a thread, ``workers >= 1`` pre-fork."""
-    yield from _factory(reuse=False)
+    yield from _factory(False, "wsgikit_server")
 
 
 @pytest.fixture(scope="module")
 def wsgikit_server_module() -> Iterator[ServerFactory]:
     """Like ``wsgikit_server``, but servers live until the module's last test, and the
     same arguments give the same server."""
-    yield from _factory(reuse=True)
+    yield from _factory(True, "wsgikit_server_module")
 
 
 @pytest.fixture(scope="session")
 def wsgikit_server_session() -> Iterator[ServerFactory]:
     """Like ``wsgikit_server``, but servers live for the whole session, and the same
     arguments give the same server."""
-    yield from _factory(reuse=True)
+    yield from _factory(True, "wsgikit_server_session")
 
 
 # ----------------------------------------------------------------- wsgi_app servers
 
 
 def _live(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    factory = ServerFactory()
+    factory = ServerFactory(who=request.fixturename or "wsgikit_server")
     try:
         yield factory(_wsgi_app(request), **_settings(request))
     finally:
@@ -241,8 +283,8 @@ def server_fixture(
     with ``settings`` for the given ``scope``.
     """
 
-    def fixture() -> Iterator[LiveServer]:
-        factory = ServerFactory()
+    def fixture(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+        factory = ServerFactory(who=request.fixturename or "wsgikit_server")
         try:
             yield factory(app, **settings)
         finally:
@@ -267,13 +309,43 @@ def _servers_of(item: pytest.Item) -> list[LiveServer]:
     return found
 
 
-_OFFSETS = pytest.StashKey[dict[int, int]]()
+_OFFSETS = pytest.StashKey[dict[int, tuple[int, int]]]()
+_SHARED = {"wsgikit_live_server_module": "module", "wsgikit_live_server_session": "session"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
-    """Remember where each shared server's log stood when the test began."""
-    item.stash[_OFFSETS] = {id(s): s.log_size() for s in _servers_of(item)}
+    """Remember where each shared server's log stood when the test began; warn when
+    a shared server cannot follow the test's marker."""
+    item.stash[_OFFSETS] = {id(s): (s.log_size(), s.log_reported) for s in _servers_of(item)}
+    _warn_unfollowed_marker(item)
+
+
+def _warn_unfollowed_marker(item: pytest.Item) -> None:
+    """A shared server was started with the settings its scope sees; a marker closer to
+    the test asking for others is not followed, and the test is told so."""
+    funcargs = getattr(item, "funcargs", {})
+    for name, scope in _SHARED.items():
+        server = funcargs.get(name)
+        if server is None:
+            continue
+        used = {"workers": server.workers, **server.settings}
+        wanted = _settings_of(item.config, item)
+        if wanted == used:
+            continue
+        instead = (
+            "wsgikit_live_server_module with the marker on the module"
+            if scope == "session"
+            else "the marker on the module"
+        )
+        item.warn(
+            pytest.PytestWarning(
+                f"{name} is shared by the whole {scope} and serves with {_spelled(used)}: "
+                f"it cannot follow this test's @pytest.mark.{MARKER} (which asks for "
+                f"{_spelled(wanted)}); "
+                f"use wsgikit_live_server (a server for this test), or {instead}"
+            )
+        )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -284,7 +356,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         offsets = item.stash.get(_OFFSETS, {})
         for server in _servers_of(item):
             text = server.log_text()
-            start = offsets.get(id(server), 0)
-            if 0 < start < len(text):
+            start, reported = offsets.get(id(server), (0, server.log_reported))
+            if server.log_reported != reported:  # an error of this test showed the log
+                if server.log_reported >= len(text):
+                    continue
+                shown = server.log_reported
+                text = f"----- (the error above showed the log until here) -----\n{text[shown:]}"
+            elif 0 < start < len(text):
                 text = f"{text[:start]}----- {item.name} began here -----\n{text[start:]}"
             report.sections.append((f"{_LOG_SECTION}, pid {server.master_pid}", text))

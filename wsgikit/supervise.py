@@ -6,7 +6,8 @@ This is the only module that knows both sides: the supervisor
 and a :class:`~wsgikit.process.WorkerPlan` (through :mod:`wsgikit.translate`);
 workers switch to the configured user and group. It also wires two
 development aids onto the supervisor: the event channel of
-``$WSGIKIT_READY_FD`` (:mod:`wsgikit.readiness`, on the hooks) and
+``$WSGIKIT_READY_FD`` and the lifeline of ``$WSGIKIT_LIFELINE_FD``
+(:mod:`wsgikit.readiness`, on the hooks and as a master service) and
 ``--reload`` (:mod:`wsgikit.reloader`, a master service).
 """
 
@@ -36,7 +37,7 @@ from .process import (
 )
 from .process.master_services import MasterService
 from .process.memory import memory_readable
-from .readiness import channel_from_env, reporting_hooks
+from .readiness import channel_from_env, lifeline_from_env, reporting_hooks
 from .reloader import ReloadService, WatchSpec
 from .server import describe, make_server, open_listener
 from .translate import process_hooks, server_options, worker_plan
@@ -199,6 +200,16 @@ def run_supervised(
     )  # reads the TLS files: fail early
     running = [config]
     services = open_services(config, listeners, logs, lambda: running[0])
+    lifeline, problem = lifeline_from_env(os.environ, logs.error)
+    if problem:
+        logs.error.warning("%s", problem)
+    if lifeline is not None:
+        services.append(lifeline)
+    channel, problem = channel_from_env(os.environ)
+    if problem:
+        logs.error.warning("%s", problem)
+    if channel is not None:
+        channel.emit("graceful_timeout", config.graceful_timeout)
     for url in listener_urls(config, listeners):
         logs.error.info("Listening at: %s (%d)", url, os.getpid())
     logs.error.info(
@@ -220,6 +231,8 @@ def run_supervised(
             new, spec, preloaded, listeners, logs, GunicornHooks(new, logs.error, previous=compat)
         )
         running[0] = new
+        if channel is not None:
+            channel.emit("graceful_timeout", new.graceful_timeout)
         return plan
 
     if preloaded is not None and config.reload:
@@ -228,9 +241,6 @@ def run_supervised(
             "workers reuse it and code changes are not picked up"
         )
     hooks = process_hooks(config, compat)
-    channel, problem = channel_from_env(os.environ)
-    if problem:
-        logs.error.warning("%s", problem)
     if channel is not None:
         hooks = reporting_hooks(hooks, channel)
     try:

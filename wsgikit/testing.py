@@ -11,6 +11,13 @@ on a descriptor named by ``$WSGIKIT_READY_FD`` (see :mod:`wsgikit.readiness`),
 and says the same of every worker it starts, replaces or retires, so a test can
 send a signal and wait for its effect. Nothing calls the app to find out. When
 the server fails to start, or exits during a test, the error carries its log.
+
+A pre-fork test server stays under the test's control: it loads no config file
+from the working directory (only the one given as ``config=``), runs in the
+foreground, logs errors to the output the test reads, and holds a lifeline
+(``$WSGIKIT_LIFELINE_FD``): if the test process dies, even by SIGKILL, the server
+stops gracefully. Its log and events go to files without a name, which nothing
+has to clean up.
 """
 
 from __future__ import annotations
@@ -29,13 +36,14 @@ import threading
 import time
 import traceback
 import urllib.parse
+import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
-from .config import Config
-from .readiness import READY_FD_ENV, ServerEvents
+from .config import SETTINGS, Config, ConfigError
+from .readiness import LIFELINE_FD_ENV, READY_FD_ENV, ServerEvents
 
 __all__ = ["Client", "LiveServer", "Response", "ServerError", "import_string_of"]
 
@@ -52,18 +60,39 @@ class ServerError(AssertionError):
     """
 
 
+def _check_settings(settings: Mapping[str, Any], prefork: bool) -> None:
+    """Raise :class:`~wsgikit.config.ConfigError` for a name that is not a setting, or
+    (pre-fork) one that cannot be handed to another process; the same one line in
+    thread and pre-fork mode."""
+    import difflib
+
+    for name in settings:
+        if name == "config":
+            continue
+        if name not in SETTINGS:
+            close = difflib.get_close_matches(name, list(SETTINGS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(name, f"no such setting{hint}")
+        if prefork and not SETTINGS[name].flags:
+            raise ConfigError(
+                name,
+                "a pre-fork server runs in another process and this setting has no "
+                "command-line flag: set it in a config file given as config='path'",
+            )
+    if settings.get("daemon"):
+        raise ConfigError(
+            "daemon", "a test server runs in the foreground (the test holds its PID and log)"
+        )
+
+
 def _cli_args(settings: Mapping[str, Any]) -> list[str]:
     """Command-line flags for settings given by name (``threads=4`` -> ``--threads 4``)."""
-    from .config import SETTINGS
-
     args: list[str] = []
     for name, value in settings.items():
         if name == "config":
             flag = "--config"
-        elif name in SETTINGS and SETTINGS[name].flags:
-            flag = [f for f in SETTINGS[name].flags if f.startswith("--")][0]
         else:
-            raise TypeError(f"{name!r} is not a setting with a command-line flag")
+            flag = [f for f in SETTINGS[name].flags if f.startswith("--")][0]
         values = value if isinstance(value, list | tuple) else [value]
         for item in values:
             if item is True:
@@ -240,9 +269,14 @@ class LiveServer:
     level of a module, see :func:`import_string_of`). Other keyword arguments
     are settings of :class:`~wsgikit.config.Config` (thread mode) or the same
     names turned into command-line flags (subprocess mode, e.g. ``threads=4``);
+    ``config="path"`` reads a config file too (the working directory's
+    ``gunicorn.conf.py`` or ``wsgikit.conf.py`` is not read unless named so).
     ``env`` and ``cwd`` apply to the subprocess, which also gets this process's
     import path. ``port`` 0 (the default) lets the OS choose; a ``certfile``
     setting makes it serve HTTPS, and the client speaks HTTPS to it.
+
+    A name that is not a setting raises :class:`~wsgikit.config.ConfigError` at
+    once, in both modes.
     """
 
     #: Seconds ``stop()`` waits beyond the graceful timeout before it kills.
@@ -267,6 +301,7 @@ class LiveServer:
         self.startup_timeout = startup_timeout
         self.env = env
         self.cwd = cwd
+        _check_settings(settings, workers > 0)
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
         self.client = Client(self)
@@ -274,11 +309,16 @@ class LiveServer:
         self._thread: threading.Thread | None = None
         self._thread_error: str = ""
         self._listeners: list[Any] = []
-        self._log: str | None = None
-        self._events: str | None = None
+        self._graceful_timeout: float | None = None
+        self._log: IO[bytes] | None = None
+        self._events: IO[bytes] | None = None
+        self._lifeline: Callable[[], object] | None = None
         self._stopping = False
         #: Whether an error already told the test that the server died.
         self.exit_reported = False
+        #: How much of the log an error message already carried (so a report need
+        #: not show it twice).
+        self.log_reported = 0
 
     # ------------------------------------------------------------ queries
 
@@ -310,10 +350,27 @@ class LiveServer:
 
     @property
     def master_pid(self) -> int:
-        """The PID of the pre-fork master (the subprocess)."""
+        """The PID of the pre-fork master, as the master reported it when ready (the
+        subprocess's PID until then)."""
         if self.process is None:
             raise RuntimeError("master_pid: this server runs in a thread, not a pre-fork master")
-        return self.process.pid
+        return self.events().master_pid or self.process.pid
+
+    @property
+    def graceful_timeout(self) -> float:
+        """The graceful timeout the server runs with, in seconds, wherever it was set
+        (keyword argument, config file, ``WSGIKIT_*``, ``*_CMD_ARGS``): a pre-fork
+        server reports the value it resolved."""
+        reported = self.events().graceful_timeout if self.prefork else self._graceful_timeout
+        if reported is not None:
+            return reported
+        return float(self.settings.get("graceful_timeout", Config().graceful_timeout))
+
+    @property
+    def stop_timeout(self) -> float:
+        """How long :meth:`stop` waits before it kills: ``graceful_timeout`` plus
+        ``stop_margin``."""
+        return self.graceful_timeout + self.stop_margin
 
     @property
     def worker_pids(self) -> list[int]:
@@ -329,15 +386,13 @@ class LiveServer:
         """What the pre-fork server reported so far (see :mod:`wsgikit.readiness`)."""
         if self._events is None:
             return ServerEvents()
-        with open(self._events, encoding="ascii", errors="replace") as file:
-            return ServerEvents.parse(file.read())
+        return ServerEvents.parse(_read_all(self._events).decode("ascii", "replace"))
 
     def log_text(self) -> str:
         """What a subprocess server has logged so far (stdout and stderr)."""
         if self._log is None:
             return ""
-        with open(self._log, encoding="utf-8", errors="replace") as file:
-            return file.read()
+        return _read_all(self._log).decode("utf-8", "replace")
 
     def log_size(self) -> int:
         """The log's length so far; ``log_text()[size:]`` is what came after."""
@@ -356,9 +411,11 @@ class LiveServer:
     def _error(self, message: str) -> ServerError:
         if self.process is None:
             return ServerError(message)
-        return ServerError(
-            f"{message}\n--- log of the server (pid {self.process.pid}) ---\n{self.log_text()}"
-        )
+        log = self.log_text()
+        self.log_reported = len(log)
+        if not log:
+            log = "(nothing)\n"
+        return ServerError(f"{message}\n--- log of the server (pid {self.master_pid}) ---\n{log}")
 
     # ---------------------------------------------------- requests (old spelling)
 
@@ -503,13 +560,29 @@ class LiveServer:
         return self
 
     def _start_thread(self) -> None:
+        from .config_sources import load_config_file
         from .facade import load_app
+        from .importer import AppImportError
         from .server import close_listeners, make_server, open_listeners
         from .translate import server_options
 
         host = f"[{self.host}]" if ":" in self.host else self.host
-        config = Config(bind=(f"{host}:{self.port}",), workers=0, **self.settings)
-        app = load_app(self.app)
+        settings = dict(self.settings)
+        path = settings.pop("config", None)
+        if path:
+            values, problems = load_config_file(str(path))
+            for problem in problems:
+                warnings.warn(problem, stacklevel=3)
+            settings = {**values, **settings}
+        config = Config(**{**settings, "bind": (f"{host}:{self.port}",), "workers": 0})
+        self._graceful_timeout = config.graceful_timeout
+        try:
+            app = load_app(self.app)
+        except AppImportError as exc:
+            if not exc.details:
+                raise
+            # Where the app failed is the app's own traceback: put it in the message.
+            raise AppImportError(f"{exc}\n{exc.details.rstrip()}", exc.details) from None
         self._listeners = open_listeners(config.bind, config.backlog)
         self.port = self._listeners[0].getsockname()[1]
         try:
@@ -532,6 +605,8 @@ class LiveServer:
 
     def _start_process(self) -> None:
         spec = import_string_of(self.app)
+        # The settings given here are checked here, as in thread mode: one line.
+        Config(**{k: v for k, v in self.settings.items() if k != "config"})
         # We bind the socket and hand it over as fd://N: the port is known at once,
         # whatever the server logs and wherever it logs it.
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
@@ -550,48 +625,67 @@ class LiveServer:
         fd = listener.fileno()
         args = [sys.executable, "-m", "wsgikit", spec, "-b", f"fd://{fd}"]
         args += ["-w", str(self.workers)]
+        if "config" not in self.settings:
+            # Not the working directory's gunicorn.conf.py / wsgikit.conf.py: a test
+            # server is what the test says, not what production is configured with.
+            args += ["--config", os.devnull]
+        if "errorlog" not in self.settings:
+            args += ["--error-logfile", "-"]  # into the log the test reads
         args += _cli_args(self.settings)
-        # Two files the server writes and we read by path: its output, and its events.
-        # They outlive stop() (a test reads the log after the with block) and are
-        # removed when this object goes.
-        self._log = _temp_path(self, ".log")
-        self._events = _temp_path(self, ".events")
-        log_fd = os.open(self._log, os.O_WRONLY | os.O_APPEND)
-        events_fd = os.open(self._events, os.O_WRONLY | os.O_APPEND)
+        # Two files the server writes and we read: its output, and its events. They
+        # have no name (nothing to clean up, even after a SIGKILL), outlive stop() (a
+        # test reads the log after the with block) and close when this object goes.
+        self._log = _anonymous_file(self)
+        self._events = _anonymous_file(self)
+        # The lifeline: we hold the only write end; when this process is gone, the
+        # master reads end-of-file and stops.
+        lifeline_read, lifeline_write = os.pipe()
+        self._lifeline = weakref.finalize(self, _close, lifeline_write)
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         env["PYTHONPATH"] = _child_pythonpath()
-        env[READY_FD_ENV] = str(events_fd)
+        env[READY_FD_ENV] = str(self._events.fileno())
+        env[LIFELINE_FD_ENV] = str(lifeline_read)
+        env["WSGIKIT_DAEMON"] = "false"  # over a config file's daemon = True
         try:
             self.process = subprocess.Popen(
                 args,
-                stdout=log_fd,
+                stdout=self._log.fileno(),
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                pass_fds=(fd, events_fd),
+                pass_fds=(fd, self._events.fileno(), lifeline_read),
                 cwd=self.cwd,
             )
         finally:
             listener.close()
-            os.close(log_fd)
-            os.close(events_fd)
+            os.close(lifeline_read)
         try:
             self.wait_for(lambda: self.events().ready, "the server to be ready")
         except ServerError as exc:
             self.stop()
             raise ServerError(f"the server did not start: {exc}") from None
+        if self.events().master_pid != self.process.pid:
+            # Detached all the same (-D in $GUNICORN_CMD_ARGS or $WSGIKIT_CMD_ARGS):
+            # the lifeline stops it.
+            master = self.events().master_pid
+            self.stop()
+            raise self._error(
+                f"the server did not start: it detached (daemon mode, master {master}); a "
+                "test server must run in the foreground: remove -D from $GUNICORN_CMD_ARGS "
+                "or $WSGIKIT_CMD_ARGS"
+            )
 
     def stop(self, timeout: float | None = None) -> int | None:
         """Stop gracefully (SIGTERM / stop()); kill if it does not stop in time.
 
-        The default ``timeout`` is the server's own ``graceful_timeout`` plus
-        ``stop_margin``: a graceful stop is given the time it was configured with.
-        Returns the subprocess's exit status (None in thread mode).
+        The default ``timeout`` is :attr:`stop_timeout`: the ``graceful_timeout`` the
+        server runs with (wherever it was set) plus ``stop_margin``, so a graceful stop
+        is given the time it was configured with. Returns the subprocess's exit status
+        (None in thread mode).
         """
         if timeout is None:
-            graceful = self.settings.get("graceful_timeout", Config().graceful_timeout)
-            timeout = float(graceful) + self.stop_margin
+            timeout = self.stop_timeout
         self._stopping = True
         code: int | None = None
         if self._server is not None:
@@ -611,22 +705,70 @@ class LiveServer:
                     os.killpg(self.process.pid, signal.SIGKILL)
                     self.process.wait(5)
             code = self.process.returncode
+            master = self.events().master_pid
+            if self._lifeline is not None:
+                self._lifeline()  # closes it, once; a detached master stops on this
+            if master is not None and master != self.process.pid:
+                _wait_gone(master, timeout)
         return code
 
 
-def _temp_path(owner: object, suffix: str) -> str:
-    """A new empty file, removed when ``owner`` is garbage-collected."""
-    fd, path = tempfile.mkstemp(prefix="wsgikit-live-", suffix=suffix)
-    os.close(fd)
-    weakref.finalize(owner, _remove, path)
-    return path
+def _anonymous_file(owner: object) -> IO[bytes]:
+    """A new empty file without a name (nothing to remove, even after a SIGKILL), in
+    append mode for every process that shares it; closed when ``owner`` goes."""
+    import fcntl
+
+    file = tempfile.TemporaryFile(prefix="wsgikit-live-", buffering=0)
+    flags = fcntl.fcntl(file.fileno(), fcntl.F_GETFL)
+    fcntl.fcntl(file.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+    weakref.finalize(owner, file.close)
+    return file
 
 
-def _remove(path: str) -> None:
+def _read_all(file: IO[bytes]) -> bytes:
+    """Everything written to ``file`` so far (``pread``: no shared offset moves)."""
+    chunks: list[bytes] = []
+    offset = 0
+    while True:
+        chunk = os.pread(file.fileno(), 1 << 16, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _close(fd: int) -> None:
     try:
-        os.unlink(path)
+        os.close(fd)
     except OSError:
         pass
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` (not our child) has exited; a zombie its new parent has not
+    reaped yet has exited too."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the number was reused
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return False  # no /proc: alive, as kill() said
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Wait until ``pid`` (not our child) has exited; SIGKILL it after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not _exited(pid):
+        if time.monotonic() >= deadline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            return
+        time.sleep(0.05)
 
 
 def _describe(code: int) -> str:

@@ -3,9 +3,15 @@ fixtures in thread and pre-fork mode, next to pytest-flask and pytest-django."""
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 
 import pytest
+
+from wsgikit.testing import _exited
+
+from ..support import wait_for
 
 pytest_plugins = ["pytester"]
 
@@ -192,7 +198,7 @@ def test_a_server_that_fails_to_start_reports_its_log(pytester: pytest.Pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*ServerError: the server did not start: the server exited with exit status 3*",
+            "wsgikit_live_server: the server did not start: the server exited with exit status 3",
             "*--- log of the server (pid *) ---*",
             "*RuntimeError: no database configured*",
         ]
@@ -227,7 +233,7 @@ def test_a_server_that_dies_mid_test_fails_it_with_its_log(project: pytest.Pytes
 
         import pytest
 
-        pytestmark = pytest.mark.wsgikit(workers=1)
+        pytestmark = pytest.mark.wsgikit(workers=1, accesslog="-")
 
 
         def test_dies_while_the_test_waits_on_it(wsgikit_live_server):
@@ -238,25 +244,45 @@ def test_a_server_that_dies_mid_test_fails_it_with_its_log(project: pytest.Pytes
         def test_dies_unnoticed(wsgikit_live_server):
             os.kill(wsgikit_live_server.master_pid, signal.SIGKILL)
             wsgikit_live_server.process.wait(10)
+
+
+        def test_passes(wsgikit_live_server_module):
+            assert wsgikit_live_server_module.client.get("/passes").status == 200
+            wsgikit_live_server_module.wait_for_log("GET /passes")
+
+
+        def test_fails(wsgikit_live_server_module):
+            status = wsgikit_live_server_module.client.get("/fails").status
+            wsgikit_live_server_module.wait_for_log("GET /fails")
+            assert status == 404
         """
     )
     result = run(project)
     # The first test fails where it waits; the second passes, and its teardown says
-    # the server died under it. Both show the log.
-    result.assert_outcomes(failed=1, passed=1, errors=1)
+    # the server died under it. Both show the log, once: no log section repeats it.
+    result.assert_outcomes(failed=2, passed=2, errors=1)
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at teardown of test_dies_unnoticed _*",
-            "ServerError: the server exited with signal SIGKILL",
+            "wsgikit_live_server: the server exited with signal SIGKILL",
             "--- log of the server (pid *) ---",
             "*master * ready*",
             "*_ test_dies_while_the_test_waits_on_it _*",
             "*ServerError: the server exited with signal SIGKILL*",
             "*--- log of the server (pid *) ---*",
             "*master * ready*",
+            # A test that fails on its own gets the log of its server, with a line
+            # where it began (the server serves the whole module).
+            "*_ test_fails _*",
             "*wsgikit server log, pid *",
+            "*Listening at*",
+            '*"GET /passes HTTP/1.1" 200*',
+            "----- test_fails began here -----",
+            '*"GET /fails HTTP/1.1" 200*',
         ]
     )
+    assert result.stdout.str().count("Listening at") == 3
+    assert result.stdout.str().count("wsgikit server log") == 1
 
 
 def test_scoped_fixtures_are_reused_across_tests(project: pytest.Pytester) -> None:
@@ -366,3 +392,194 @@ def test_reload_picks_up_an_edit_and_survives_a_syntax_error(
         """
     )
     run(pytester, "-p", "no:flask", "-p", "no:django").assert_outcomes(passed=1)
+
+
+def test_the_projects_config_file_is_not_the_test_servers(project: pytest.Pytester) -> None:
+    # Production settings in the project's gunicorn.conf.py: a daemon that logs to a
+    # file. A test server reads none of it, so it stays in the test's hands.
+    (project.path / "gunicorn.conf.py").write_text(
+        'daemon = True\nerrorlog = "production-error.log"\npidfile = "production.pid"\n'
+        "workers = 5\n"
+    )
+    project.makepyfile(broken="raise RuntimeError('no database configured')\n")
+    project.makepyfile(
+        test_conf="""
+        import pathlib
+
+        import pytest
+
+        pytestmark = pytest.mark.wsgikit(workers=1)
+
+
+        def test_served_in_the_foreground(wsgikit_live_server):
+            server = wsgikit_live_server
+            assert server.master_pid == server.process.pid == server.events().master_pid
+            assert len(server.wait_workers()) == 1  # not the file's 5
+            assert server.client.get("/").status == 200
+            assert "Listening at" in server.log_text()  # the error log is the test's
+            pathlib.Path("pids").write_text(f"{server.master_pid} {server.worker_pids[0]}")
+
+
+        def test_the_file_is_read_when_named(wsgikit_server):
+            pathlib.Path("named.conf.py").write_text("workers = 3\\n")
+            server = wsgikit_server("app:application", workers=1, config="named.conf.py")
+            assert len(server.wait_workers(1)) == 1  # the keyword argument wins
+
+
+        @pytest.mark.parametrize("run", [1, 2])
+        def test_a_broken_app_shows_its_traceback(wsgikit_server, run):
+            wsgikit_server("broken:application", workers=1)
+        """
+    )
+    result = run(project, "-p", "no:flask", "-p", "no:django")
+    result.assert_outcomes(passed=2, failed=2)
+    output = result.stdout.str()
+    assert output.count("raise RuntimeError('no database configured')") == 2, output
+    for pid in map(int, (project.path / "pids").read_text().split()):
+        assert _exited(pid), f"process {pid} outlived the test run"
+    for name in ("production-error.log", "production.pid"):
+        assert not (project.path / name).exists(), name
+
+
+def test_a_test_server_stops_when_pytest_is_killed(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # where the test servers' files would go
+    project.makepyfile(
+        test_killed="""
+        import os
+        import pathlib
+        import signal
+
+        import pytest
+
+
+        @pytest.mark.wsgikit(workers=2)
+        def test_killed(wsgikit_live_server):
+            server = wsgikit_live_server
+            pids = [server.master_pid, *server.wait_workers()]
+            pathlib.Path("pids").write_text(" ".join(map(str, pids)))
+            os.kill(os.getpid(), signal.SIGKILL)  # pytest dies; nothing runs a teardown
+        """
+    )
+    result = run(project, "-p", "no:flask", "-p", "no:django")
+    assert result.ret == -9, result.stdout.str()
+    pids = list(map(int, (project.path / "pids").read_text().split()))
+    try:
+        wait_for(lambda: all(map(_exited, pids)), "the orphaned server to stop", timeout=60)
+    finally:
+        for pid in pids:
+            if not _exited(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert list(scratch.iterdir()) == []  # no log or events file left behind
+
+
+def test_a_server_that_cannot_start_is_one_message_without_wsgikits_traceback(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(broken="import json\n\nraise RuntimeError('no database configured')\n")
+    project.makepyfile(
+        test_errors="""
+        import socket
+
+        import pytest
+
+        import app
+
+
+        def test_not_importable(wsgikit_server):
+            def local(environ, start_response):
+                return []
+
+            wsgikit_server(local, workers=2)
+
+
+        def test_bad_value(wsgikit_server):
+            wsgikit_server(app.application, threads=0)
+
+
+        @pytest.mark.parametrize("workers", [0, 1])
+        def test_unknown_setting(wsgikit_server, workers):
+            wsgikit_server("app:application", workers=workers, thredas=4)
+
+
+        @pytest.mark.wsgikit(thredas=4)
+        def test_unknown_setting_in_a_marker(wsgikit_live_server):
+            pass
+
+
+        @pytest.mark.parametrize("workers", [0, 1])
+        def test_busy_port(wsgikit_server, workers):
+            with socket.socket() as busy:
+                busy.bind(("127.0.0.1", 0))
+                busy.listen()
+                wsgikit_server("app:application", workers=workers, port=busy.getsockname()[1])
+
+
+        @pytest.mark.parametrize("workers", [0, 1])
+        def test_broken_app(wsgikit_server, workers):
+            wsgikit_server("broken:application", workers=workers)
+        """
+    )
+    result = run(project, "-p", "no:flask", "-p", "no:django")
+    result.assert_outcomes(failed=8, errors=1)
+    unknown = "setting 'thredas': no such setting; did you mean 'threads'?"
+    result.stdout.fnmatch_lines_random(
+        [
+            "wsgikit_server: a pre-fork server imports the app in its worker processes: *",
+            "wsgikit_server: setting 'threads': *",
+            f"wsgikit_server: {unknown}",
+            f"wsgikit_live_server: {unknown}",
+            "wsgikit_server: cannot listen on 127.0.0.1:*: address already in use",
+            "wsgikit_server: the app cannot be loaded: error while importing 'broken': "
+            "RuntimeError: no database configured",
+            "wsgikit_server: the server did not start: the server exited with exit status 3",
+        ]
+    )
+    output = result.stdout.str()
+    assert output.count(f"wsgikit_server: {unknown}") == 2  # the same in both modes
+    assert output.count("address already in use") == 2  # one message in each mode
+    # The app's own traceback, where it failed, in both modes; nothing of wsgikit's.
+    assert output.count('broken.py", line 3, in <module>') == 2, output
+    for internal in ("pytest_plugin.py", "testing.py", "config.py", "importer.py"):
+        assert internal not in output, internal
+
+
+def test_a_shared_server_warns_about_a_marker_it_cannot_follow(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_markers="""
+        import pytest
+
+        pytestmark = pytest.mark.wsgikit(workers=1)
+
+
+        def test_module_marker_is_followed(wsgikit_live_server_module):
+            assert wsgikit_live_server_module.workers == 1
+
+
+        @pytest.mark.wsgikit(workers=2)
+        def test_closer_marker(wsgikit_live_server_module):
+            assert wsgikit_live_server_module.workers == 1
+
+
+        def test_session(wsgikit_live_server_session):
+            assert wsgikit_live_server_session.workers == 0
+        """
+    )
+    result = run(project, "-p", "no:flask", "-p", "no:django", "-W", "default")
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_closer_marker*",
+            "*PytestWarning: wsgikit_live_server_module is shared by the whole module and "
+            "serves with workers=1: it cannot follow this test's @pytest.mark.wsgikit (which "
+            "asks for workers=2); use wsgikit_live_server (a server for this test), or the "
+            "marker on the module",
+            "*test_session*",
+            "*PytestWarning: wsgikit_live_server_session is shared by the whole session and "
+            "serves with workers=0: it cannot follow *(which asks for workers=1)*",
+        ]
+    )
+    assert "test_module_marker_is_followed" not in result.stdout.str()

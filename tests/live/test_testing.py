@@ -12,7 +12,7 @@ import pytest
 from wsgikit import AppImportError, BindError, ConfigError
 from wsgikit.readiness import ServerEvents
 from wsgikit.reloader import PollingWatcher, ReloadService, WatchSpec
-from wsgikit.testing import LiveServer, ServerError, import_string_of
+from wsgikit.testing import LiveServer, ServerError, _exited, import_string_of
 
 from .. import apps
 from ..support import free_port
@@ -49,6 +49,62 @@ def test_thread_mode_errors_are_the_apps_and_the_settings() -> None:
         LiveServer(apps.echo, threads=0).start()
     with pytest.raises(BindError):
         LiveServer(apps.echo, host="256.0.0.1").start()
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["thread", "prefork"])
+def test_an_unknown_setting_is_the_same_line_in_both_modes(workers: int) -> None:
+    with pytest.raises(ConfigError) as err:
+        LiveServer(SERVICE, workers=workers, thredas=4)
+    assert str(err.value) == "setting 'thredas': no such setting; did you mean 'threads'?"
+    with pytest.raises(ConfigError, match="setting 'daemon': a test server runs in the fore"):
+        LiveServer(SERVICE, workers=workers, daemon=True)
+
+
+def test_a_prefork_server_says_which_settings_need_a_config_file() -> None:
+    with pytest.raises(ConfigError, match="setting 'on_starting': .* config='path'"):
+        LiveServer(SERVICE, workers=1, on_starting=print)
+    with pytest.raises(ConfigError, match="setting 'threads'"):
+        LiveServer(SERVICE, workers=1, threads=0).start()  # checked here, not in the log
+
+
+def test_thread_mode_shows_where_the_app_failed_to_import(tmp_path, monkeypatch) -> None:
+    (tmp_path / "failing_app.py").write_text("import os\n\n1 / 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AppImportError) as err:
+        LiveServer("failing_app:application").start()
+    assert 'failing_app.py", line 3, in <module>' in str(err.value)
+    assert str(err.value).endswith("ZeroDivisionError: division by zero")
+
+
+def test_stop_waits_the_graceful_timeout_the_server_resolved(tmp_path) -> None:
+    conf = tmp_path / "conf.py"
+    conf.write_text("graceful_timeout = 45\n")
+    with LiveServer(apps.echo, config=str(conf)) as server:  # thread mode reads it too
+        assert server.graceful_timeout == 45
+    with LiveServer(SERVICE, workers=1, config=str(conf)) as server:
+        assert server.graceful_timeout == 45  # as the server reported it
+        assert server.stop_timeout == 45 + server.stop_margin
+        conf.write_text("graceful_timeout = 50\n")
+        server.reload()
+        assert server.stop_timeout == 50 + server.stop_margin
+    assert server.exit_status == 0
+    env = {**os.environ, "WSGIKIT_GRACEFUL_TIMEOUT": "40"}
+    with LiveServer(SERVICE, workers=1, env=env) as server:
+        assert server.stop_timeout == 40 + server.stop_margin
+    env = {**os.environ, "GUNICORN_CMD_ARGS": "--graceful-timeout 41"}
+    with LiveServer(SERVICE, workers=1, env=env) as server:
+        assert server.stop_timeout == 41 + server.stop_margin
+
+
+def test_a_server_that_detaches_anyway_is_stopped_and_says_why() -> None:
+    env = {**os.environ, "GUNICORN_CMD_ARGS": "-D"}  # beats every other source
+    server = LiveServer(SERVICE, workers=1, env=env)
+    with pytest.raises(ServerError, match="it detached .* remove -D from"):
+        server.start()
+    master = server.events().master_pid
+    assert master is not None and master != server.process.pid
+    # stop() closed the lifeline and waited: the detached master is gone too.
+    assert _exited(master)
 
 
 @pytest.mark.parametrize("served", [apps.echo, SERVICE], ids=["thread", "prefork"])
@@ -117,15 +173,16 @@ def test_thread_servers_have_no_master() -> None:
 
 
 def test_server_events_parse_ignores_a_torn_line() -> None:
-    text = "ready 10\nforked 11\nbooted 11\nreloading 10\nforked 12\nexited 12\nbooted 1"
+    text = "graceful_timeout 30.0\nready 10\nforked 11\nbooted 11\nreloading 10\nforked 12\n"
+    text += "graceful_timeout x\nexited 12\nbooted 1"
     state = ServerEvents.parse(text)
-    assert state.ready and state.master_pid == 10
+    assert state.ready and state.master_pid == 10 and state.graceful_timeout == 30.0
     assert state.booted == [11] and state.exited == [(12, False)]
     assert state.reload_history[0].before == (11,) and state.reload_history[0].new == [12]
 
 
 def test_a_bad_ready_fd_is_ignored_with_a_warning(tmp_path) -> None:
-    from wsgikit.readiness import channel_from_env
+    from wsgikit.readiness import channel_from_env, lifeline_from_env
 
     assert channel_from_env({}) == (None, "")
     channel, problem = channel_from_env({"WSGIKIT_READY_FD": "nope"})
@@ -137,6 +194,9 @@ def test_a_bad_ready_fd_is_ignored_with_a_warning(tmp_path) -> None:
     os.close(fd)
     channel.emit("ready", 6)  # a closed descriptor: dropped, never raised
     assert (tmp_path / "events").read_text() == "ready 5\n"
+    assert lifeline_from_env({}, None) == (None, "")
+    lifeline, problem = lifeline_from_env({"WSGIKIT_LIFELINE_FD": "nope"}, None)
+    assert lifeline is None and "WSGIKIT_LIFELINE_FD='nope'" in problem
 
 
 def test_watch_spec_takes_project_sources_and_skips_the_rest(tmp_path) -> None:
