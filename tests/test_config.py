@@ -12,6 +12,7 @@ from wsgikit.config import (
     HOOK_NAMES,
     INT_MAX,
     MAX_SECONDS,
+    REQUEST_LIMITS,
     SETTINGS,
     Config,
     ConfigError,
@@ -104,8 +105,9 @@ def test_bind_list() -> None:
         ("raw_env", "NOEQUALS"),
         ("on_starting", "not a function"),
         ("logconfig_dict", "x"),
-        ("limit_request_line", 8190 * 4 + 1),
         ("limit_request_line", 10),
+        ("limit_request_fields", -1),
+        ("limit_request_field_size", "big"),
         ("max_requests", "-3"),
         # Bounds every worker can honour (inf, 1e20 or 30 days overflowed a timeout).
         ("header_timeout", "inf"),
@@ -118,8 +120,6 @@ def test_bind_list() -> None:
         ("graceful_timeout", 1e20),
         ("limit_request_body", 2**63),
         ("spool_threshold", 10**30),
-        ("limit_request_fields", 2**64),
-        ("limit_request_field_size", 2**63),
         ("worker_connections", 10**30),
         ("max_requests", 10**30),
         ("max_requests_jitter", "1" + "0" * 40),
@@ -407,9 +407,7 @@ def test_tls_and_proxy_settings_of_a_gunicorn_conf_are_taken(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     "settings, name",
     [
-        ({"keyfile": "k.pem"}, "keyfile"),
         ({"certfile": "c.pem", "cert_reqs": 2}, "cert_reqs"),
-        ({"cert_reqs": "required"}, "cert_reqs"),
         ({"cert_reqs": 5, "certfile": "c.pem"}, "cert_reqs"),
         ({"forwarded_allow_ips": "10.0.0.1/8"}, "forwarded_allow_ips"),
         ({"forwarded_allow_ips": "localhost"}, "forwarded_allow_ips"),
@@ -473,3 +471,17 @@ def test_gunicorn_reload_settings_are_taken(tmp_path: Path) -> None:
     config = Config(**values)
     assert config.reload and config.reload_engine == "watchfiles"
     assert config.reload_extra_files == ("templates/a.html",)
+
+
+@pytest.mark.parametrize("name", sorted(REQUEST_LIMITS))
+@pytest.mark.parametrize("value", [0, "0", 10**30], ids=["zero", "zero-text", "huge"])
+def test_gunicorns_no_limit_is_the_largest_request_limit(name: str, value: object) -> None:
+    # Gunicorn reads 0 as "no limit" and lowers values over its maxima: both start.
+    assert getattr(Config(**{name: value}), name) == REQUEST_LIMITS[name]
+
+
+def test_tls_settings_without_a_certificate_are_ignored_and_named() -> None:
+    config = Config(keyfile="k.pem", ca_certs="ca.pem", ciphers="HIGH", cert_reqs="required")
+    assert not config.tls
+    assert config.ignored_tls_settings == ("keyfile", "ca_certs", "ciphers", "cert_reqs")
+    assert Config(certfile="c.pem", keyfile="k.pem").ignored_tls_settings == ()

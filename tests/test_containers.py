@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,56 @@ def test_print_config_shows_resolved_values() -> None:
     values = printed(run("--print-config", env={"WEB_CONCURRENCY": "5", "PORT": "8123"}))
     assert values["workers"] == "5"
     assert values["bind"] == "('0.0.0.0:8123',)"
+
+
+def _free_id(lookup: Callable[[int], object], start: int = 54321) -> int:
+    """An id with no passwd (or group) entry, as a container's arbitrary uid."""
+    for candidate in range(start, start + 1000):
+        try:
+            lookup(candidate)
+        except KeyError:
+            return candidate
+    raise AssertionError("no free id")
+
+
+def _ids(pid: int) -> dict[str, list[str]]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.split() for k, _, v in (line.partition(":") for line in lines)}
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="switching users needs root")
+@pytest.mark.parametrize("with_group", [False, True], ids=["user", "user-and-group"])
+def test_a_numeric_user_without_a_passwd_entry_runs_the_workers(with_group: bool) -> None:
+    # OpenShift and `docker run --user 12345` give a uid /etc/passwd does not know.
+    # As Gunicorn: accepted; without -g the workers keep the master's group.
+    uid = _free_id(pwd.getpwuid)
+    gid = _free_id(grp.getgrgid, uid + 1) if with_group else os.getegid()
+    extra = ["-g", str(gid)] if with_group else []
+    check = run("-u", str(uid), *extra, "--check-config", "tests.apps:service")
+    assert check.returncode == 0, check.stderr
+    port = free_port()
+    # Once it runs as that uid, a worker could not write coverage data: not measured.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgikit", "-w", "1", "-u", str(uid), *extra]
+        + ["-b", f"127.0.0.1:{port}", "tests.apps:service"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        answer = wait_for(lambda: answers(port, "/pid"), what="serving")
+        assert isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 200"), answer
+        worker = int(answer.split(b"\r\n\r\n", 1)[1])
+        ids = _ids(worker)
+        assert ids["Uid"][:3] == [str(uid)] * 3
+        assert ids["Gid"][:3] == [str(gid)] * 3 and ids["Groups"] == [str(gid)]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err

@@ -1,7 +1,8 @@
 """Bind addresses: parsing and validation, shared by the settings and the server.
 
 Accepted forms: ``HOST:PORT``, ``[IPV6]:PORT``, ``HOST`` (port 8000), ``:PORT``
-or ``PORT`` (all IPv4 interfaces), ``unix:/path``, ``fd://N``. Standard library
+or ``PORT`` (all IPv4 interfaces), ``unix:/path``, ``fd://N``; a TCP address may be
+written ``tcp://HOST:PORT``, as Gunicorn allows. Standard library
 only: :mod:`wsgikit.config` validates binds with it and :mod:`wsgikit.server`
 opens them, without either importing the other.
 """
@@ -40,6 +41,10 @@ def parse_bind(text: str) -> Address:
     """Parse one bind string, or raise :class:`BindError` saying what was expected."""
     expected = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N"
     value = text.strip()
+    if value.startswith("tcp://"):  # Gunicorn's spelling of a TCP address
+        value = value[len("tcp://") :]
+        if value.startswith(("unix:", "fd://")):
+            raise BindError(f"malformed bind {text!r}: {expected}")
     if value.startswith("unix:"):
         path = value[5:]
         if path.startswith("//"):

@@ -31,6 +31,7 @@ from .config_sources import (
     load_config_file,
     merge,
     no_effect_warning,
+    value_warnings,
 )
 from .importer import AppImportError
 
@@ -172,6 +173,10 @@ def load_config(
         if bind is not None:
             layers.insert(0, {"bind": bind})
     config = merge(layers)
+    raw: dict[str, Any] = {}
+    for layer in layers:
+        raw.update(layer)
+    warnings += value_warnings(raw, config)
     return config, ns, warnings
 
 

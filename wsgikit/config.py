@@ -25,6 +25,7 @@ __all__ = [
     "default_workers",
     "HOOK_NAMES",
     "MAX_SECONDS",
+    "REQUEST_LIMITS",
 ]
 
 
@@ -65,6 +66,32 @@ def _int(minimum: int | None = None, maximum: int = INT_MAX) -> Converter:
             raise ConfigError(name, f"expected an integer >= {minimum}, got {number}")
         if number > maximum:
             raise ConfigError(name, f"expected an integer <= {maximum}, got {number}")
+        return number
+
+    return convert
+
+
+#: The largest value of each request-head limit. 0 (Gunicorn's "no limit") and larger
+#: values mean this one, as Gunicorn lowers its own to its maxima: a head stays bounded.
+REQUEST_LIMITS: Mapping[str, int] = {
+    "limit_request_line": 8190 * 4,
+    "limit_request_fields": 32768,  # Gunicorn's own maximum
+    "limit_request_field_size": 65536,
+}
+
+
+def _request_limit(minimum: int) -> Converter:
+    """A request-head limit: ``minimum`` .. its maximum; 0 or more than it is the maximum."""
+
+    def convert(name: str, value: Any) -> int:
+        number: int = _int(0, maximum=2**1000)(name, value)  # any size: more is the maximum
+        maximum = REQUEST_LIMITS[name]
+        if number == 0 or number > maximum:
+            return maximum
+        if number < minimum:
+            raise ConfigError(
+                name, f"expected {minimum} to {maximum} (0 for the largest), got {number}"
+            )
         return number
 
     return convert
@@ -629,16 +656,17 @@ class Config:
         4094,
         "--limit-request-line",
         metavar="INT",
-        help="Maximum size of the request line in bytes (414 beyond).",
-        convert=_int(16),
+        help="Maximum size of the request line in bytes (414 beyond); at most 32760, "
+        "which 0 (Gunicorn's 'no limit') means.",
+        convert=_request_limit(16),
         section="security",
     )
     limit_request_fields: int = setting(
         100,
         "--limit-request-fields",
         metavar="INT",
-        help="Maximum number of header fields (431 beyond).",
-        convert=_int(1),
+        help="Maximum number of header fields (431 beyond); at most 32768, which 0 means.",
+        convert=_request_limit(1),
         section="security",
     )
     limit_request_field_size: int = setting(
@@ -646,8 +674,9 @@ class Config:
         "--limit-request-field-size",
         "--limit-request-field_size",  # Gunicorn's spelling
         metavar="INT",
-        help="Maximum size of one header field in bytes (431 beyond).",
-        convert=_int(16),
+        help="Maximum size of one header field in bytes (431 beyond); at most 65536, "
+        "which 0 (Gunicorn's 'no limit') means.",
+        convert=_request_limit(16),
         section="security",
     )
     limit_request_body: int | None = setting(
@@ -1045,20 +1074,24 @@ class Config:
         for f in fields(self):
             value = getattr(self, f.name)
             object.__setattr__(self, f.name, f.metadata["convert"](f.name, value))
-        if self.limit_request_line > 8190 * 4:
-            raise ConfigError("limit_request_line", "expected at most 32760 bytes")
         self._check_tls()
 
     def _check_tls(self) -> None:
-        """TLS settings that make no sense without the others (files are read at start-up)."""
-        if self.certfile is None:
-            for name in ("keyfile", "ca_certs", "ciphers"):
-                if getattr(self, name) is not None:
-                    raise ConfigError(name, "needs certfile (TLS is off without a certificate)")
-            if self.cert_reqs:
-                raise ConfigError("cert_reqs", "needs certfile (TLS is off without a certificate)")
-        elif self.cert_reqs and self.ca_certs is None:
+        """TLS settings that make no sense without the others (files are read at start-up).
+
+        Without ``certfile`` TLS is off and the other TLS settings are ignored, as
+        Gunicorn ignores them (:attr:`ignored_tls_settings` names them for a warning).
+        """
+        if self.certfile is not None and self.cert_reqs and self.ca_certs is None:
             raise ConfigError("cert_reqs", "client certificates need ca_certs to verify them")
+
+    @property
+    def ignored_tls_settings(self) -> tuple[str, ...]:
+        """The TLS settings given that have no effect because ``certfile`` is not."""
+        if self.certfile is not None:
+            return ()
+        names = [n for n in ("keyfile", "ca_certs", "ciphers") if getattr(self, n) is not None]
+        return tuple(names + (["cert_reqs"] if self.cert_reqs else []))
 
     @property
     def tls(self) -> bool:

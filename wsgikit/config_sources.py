@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import SETTINGS, Config, ConfigError
+from .config import REQUEST_LIMITS, SETTINGS, Config, ConfigError
 
 __all__ = [
     "ALIASES",
     "NO_EFFECT",
     "NoEffect",
     "hook_misspelling",
+    "value_warnings",
     "no_effect_warning",
     "cmd_args_from_env",
     "discover_config_file",
@@ -250,6 +251,34 @@ def _is_default(value: Any, default: Any) -> bool:
         and default is None
         or (isinstance(value, str) and isinstance(default, str) and value.strip() == default)
     )
+
+
+def value_warnings(values: Mapping[str, Any], config: Config) -> list[str]:
+    """One line for each setting a Gunicorn user may give that wsgikit takes otherwise.
+
+    ``values`` are the raw values (later sources already winning), ``config`` the
+    settings made of them: a request-head limit of 0 (Gunicorn's "no limit") or over
+    wsgikit's maximum is its maximum; TLS settings without ``certfile`` do nothing
+    (TLS is off, as in Gunicorn).
+    """
+    warnings = []
+    for name, maximum in REQUEST_LIMITS.items():
+        raw = values.get(name)
+        if raw is None or getattr(config, name) != maximum:
+            continue
+        given = int(raw)
+        if given == 0:
+            warnings.append(
+                f"setting '{name}': 0 (no limit in Gunicorn) means wsgikit's largest, {maximum}"
+            )
+        elif given > maximum:
+            warnings.append(f"setting '{name}': {given} is over wsgikit's largest; {maximum} used")
+    for name in config.ignored_tls_settings:
+        warnings.append(
+            f"setting '{name}' has no effect without certfile "
+            "(TLS is off: plain HTTP is served, as Gunicorn does)"
+        )
+    return warnings
 
 
 def hook_misspelling(name: str) -> str | None:

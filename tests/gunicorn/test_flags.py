@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wsgikit.cli import load_config, main
-from wsgikit.config import ConfigError
+from wsgikit.config import REQUEST_LIMITS, ConfigError
 from wsgikit.config_sources import NO_EFFECT, load_config_file
 
 # Gunicorn 27.0.1's flags (its `gunicorn --help`), each with a value it would accept.
@@ -103,8 +103,18 @@ GUNICORN_FLAGS: list[tuple[str, str | None]] = [
     ("--ssl-version", "2"),
     ("--suppress-ragged-eofs", None),
     ("--do-handshake-on-connect", None),
+    ("--keyfile", "key.pem"),
+    ("--ca-certs", "ca.pem"),
+    ("--ciphers", "HIGH"),
 ]
-# (--ciphers is accepted too, but only with --certfile: TLS settings need a certificate.)
+# Values of flags above that used to be refused.
+GUNICORN_VALUES: list[tuple[str, str]] = [
+    ("--bind", "tcp://127.0.0.1:8001"),
+    ("--limit-request-line", "0"),
+    ("--limit-request-fields", "0"),
+    ("--limit-request-field_size", "0"),
+    ("--cert-reqs", "2"),
+]
 REFUSED = {"--paste": "development.ini", "--protocol": "uwsgi"}
 
 
@@ -113,12 +123,61 @@ def _load(*argv: str, env: dict[str, str] | None = None) -> tuple[object, list[s
     return config, warnings
 
 
-@pytest.mark.parametrize(("flag", "value"), GUNICORN_FLAGS, ids=[f for f, _ in GUNICORN_FLAGS])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    GUNICORN_FLAGS + GUNICORN_VALUES,
+    ids=[f"{f} {v}" if v else f for f, v in GUNICORN_FLAGS + GUNICORN_VALUES],
+)
 def test_every_gunicorn_flag_is_accepted(flag: str, value: str | None) -> None:
     args = [flag] if value is None else [flag, value]
     _, warnings = _load(*args, "app:application")
     for warning in warnings:  # a flag with no effect says why, in one line
-        assert "\n" not in warning and "has no effect in wsgikit (" in warning
+        assert "\n" not in warning
+        assert (
+            "has no effect in wsgikit (" in warning
+            or "has no effect without certfile" in (warning)
+            or "no limit in Gunicorn" in warning
+        ), warning
+
+
+@pytest.mark.parametrize("name", sorted(REQUEST_LIMITS))
+def test_zero_request_limits_take_the_largest_with_one_line(name: str) -> None:
+    flag = (
+        "--" + name.replace("_", "-")
+        if name != "limit_request_field_size"
+        else ("--limit-request-field_size")
+    )
+    config, warnings = _load(flag, "0", "app:application")
+    largest = REQUEST_LIMITS[name]
+    assert getattr(config, name) == largest
+    assert warnings == [
+        f"setting '{name}': 0 (no limit in Gunicorn) means wsgikit's largest, {largest}"
+    ]
+    config, warnings = _load(flag, str(largest + 1), "app:application")
+    assert getattr(config, name) == largest
+    assert warnings == [
+        f"setting '{name}': {largest + 1} is over wsgikit's largest; {largest} used"
+    ]
+
+
+def test_tls_flags_without_a_certificate_warn_and_serve_plain_http(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--keyfile", "k.pem", "--ca-certs", "ca.pem", "--ciphers", "HIGH", "--cert-reqs", "2"]
+    config, warnings = _load(*args, "app:application")
+    assert not config.tls  # type: ignore[attr-defined]
+    assert warnings == [
+        f"setting '{name}' has no effect without certfile "
+        "(TLS is off: plain HTTP is served, as Gunicorn does)"
+        for name in ("keyfile", "ca_certs", "ciphers", "cert_reqs")
+    ]
+    for name in ("WSGIKIT_CMD_ARGS", "GUNICORN_CMD_ARGS"):
+        monkeypatch.delenv(name, raising=False)
+    assert (
+        main([*args, "-b", "tcp://127.0.0.1:0", "--check-config", "examples.hello:application"])
+        == 0
+    )
+    assert "configuration and app OK" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,22 @@ def test_valid_binds(text, expected):
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tcp://127.0.0.1:8000", Address("tcp", host="127.0.0.1", port=8000)),
+        ("tcp://[::1]:80", Address("tcp", host="::1", port=80)),
+        ("tcp://localhost", Address("tcp", host="localhost", port=8000)),
+    ],
+)
+def test_gunicorns_tcp_scheme_is_accepted(text, expected):
+    assert parse_bind(text) == expected
+    assert parse_bind(str(expected)) == expected  # str() round-trips
+
+
+@pytest.mark.parametrize(
     "text",
-    ["1.2.3.4:x", "[::1", "[::1]x", "::1:80", "host:70000", "unix:", "fd://x", "fd://-1", ":"],
+    ["1.2.3.4:x", "[::1", "[::1]x", "::1:80", "host:70000", "unix:", "fd://x", "fd://-1", ":"]
+    + ["tcp://", "tcp://unix:/x", "tcp://fd://3", "tcp://1.2.3.4:x"],
 )
 def test_malformed_binds_say_what_was_expected(text):
     with pytest.raises(BindError) as info:

@@ -113,29 +113,36 @@ def pidfile(path: str | None, owner: tuple[int, int] | None = None) -> Iterator[
         remove_pidfile(path)
 
 
+def _numeric_id(value: str | int) -> int | None:
+    if isinstance(value, int):
+        return value
+    return int(value) if value.isdigit() else None
+
+
 def resolve_user(user: str | int) -> tuple[int, int]:
-    """(uid, primary gid) for a user name or id."""
+    """(uid, primary gid) for a user name or id.
+
+    A numeric id need not have a passwd entry (a container run with an arbitrary uid,
+    as OpenShift does): as in Gunicorn, its group is then this process's effective
+    group unless one is given.
+    """
+    uid = _numeric_id(user)
     try:
-        entry = pwd.getpwuid(user) if isinstance(user, int) else _getpwnam(user)
+        entry = pwd.getpwuid(uid) if uid is not None else pwd.getpwnam(str(user))
     except KeyError:
-        raise UserError(f"unknown user: {user!r}") from None
+        if uid is None:
+            raise UserError(f"unknown user: {user!r}") from None
+        return uid, os.getegid()
     return entry.pw_uid, entry.pw_gid
 
 
-def _getpwnam(user: str) -> pwd.struct_passwd:
-    if user.isdigit():
-        return pwd.getpwuid(int(user))
-    return pwd.getpwnam(user)
-
-
 def resolve_group(group: str | int) -> int:
-    """gid for a group name or id."""
+    """gid for a group name or id (a numeric id need not have a group entry)."""
+    gid = _numeric_id(group)
+    if gid is not None:
+        return gid
     try:
-        if isinstance(group, int):
-            return grp.getgrgid(group).gr_gid
-        if group.isdigit():
-            return grp.getgrgid(int(group)).gr_gid
-        return grp.getgrnam(group).gr_gid
+        return grp.getgrnam(str(group)).gr_gid
     except KeyError:
         raise UserError(f"unknown group: {group!r}") from None
 
@@ -157,8 +164,13 @@ def set_owner(user: str | int | None = None, group: str | int | None = None) -> 
         if gid is not None and gid != os.getgid():
             os.setgid(gid)
         if uid is not None and uid != os.getuid():
-            name = pwd.getpwuid(uid).pw_name
-            os.initgroups(name, gid if gid is not None else os.getgid())
+            group_id = gid if gid is not None else os.getgid()
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:  # a uid without a passwd entry: no groups but its own
+                os.setgroups([group_id])
+            else:
+                os.initgroups(name, group_id)
             os.setuid(uid)
     except PermissionError as exc:
         raise UserError(f"cannot switch to user={user!r} group={group!r}: {exc.strerror}") from exc
