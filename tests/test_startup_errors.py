@@ -59,6 +59,30 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
         "threads overflowing": (["--threads", "99999999999999999999"], {}, "threads", "<="),
         "workers overflowing": (["-w", "99999999999999999999"], {}, "workers", "<="),
         "empty body limit": (["--limit-request-body", ""], {}, "limit_request_body", "0 for no"),
+        "log config that is missing": (
+            ["--log-config", str(tmp / "no-such-logging.ini")],
+            {},
+            "logconfig",
+            "no such file",
+        ),
+        "certificate that is missing": (
+            ["--certfile", str(tmp / "no-such.pem"), "--keyfile", str(tmp / "no-such.key")],
+            {},
+            "certfile",
+            "cannot load",
+        ),
+        "metrics bind whose host does not resolve": (
+            ["--metrics-bind", "999.1.1.1:80"],
+            {},
+            "metrics_bind",
+            "cannot listen on 999.1.1.1:80",
+        ),
+        "bind whose host does not resolve": (
+            ["-b", "999.1.1.1:80"],
+            {},
+            "bind",
+            "cannot listen on 999.1.1.1:80",
+        ),
         "bad quoting in WSGIKIT_CMD_ARGS": (
             [],
             {"WSGIKIT_CMD_ARGS": "--name 'unclosed"},

@@ -42,7 +42,7 @@ from .server import (
     systemd_sockets,
 )
 from .supervise import listener_urls, run_supervised
-from .translate import server_options, ssl_context
+from .translate import server_options
 from .wsgi import WSGIApp
 
 __all__ = ["serve", "serve_config", "load_app", "prepare_process"]
@@ -121,8 +121,9 @@ def serve_config(
     ``reload_config`` is called on SIGHUP (pre-fork mode) to re-read the settings.
     """
     prepare_process(config)
+    # Log config, TLS files, binds, user...: what cannot work stops us before anything
+    # is bound.
     owner = check_settings(config)
-    ssl_context(config)  # a TLS file that cannot be used stops us before anything is bound
     spec = app if app is not None else config.wsgi_app
     workers = config.resolved_workers
     logs = Logs(config)

@@ -6,17 +6,23 @@ every run, so that a mistake is one line naming the setting and exit status 2 in
 of a traceback from a worker or a stop that leaves files behind: log files that cannot
 be written, a pidfile that cannot be written (or names a running server), a user or
 group that does not exist or cannot be switched to, a spool directory the workers
-cannot write to.
+cannot write to, a log config or TLS files that do not load, a bind address whose
+host does not resolve. ``--check-config`` says OK only when a start would get past
+all of them.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
+from .binds import BindError, parse_bind
 from .config import Config, ConfigError
+from .logs import Logs
 from .process import UserError
 from .process.posix import pid_alive, read_pidfile, resolve_group, resolve_user
+from .translate import ssl_context
 
 __all__ = ["Owner", "check_settings", "check_writable_file"]
 
@@ -128,6 +134,38 @@ def _check_spool_dir(config: Config, owner: Owner | None) -> None:
         raise ConfigError("spool_dir", f"cannot create files in {path!r}: permission denied")
 
 
+def _check_binds(config: Config) -> None:
+    """Every TCP address to listen on must resolve (binding is the start's business)."""
+    binds = [("bind", b) for b in config.bind]
+    if os.environ.get("LISTEN_PID") == str(os.getpid()):
+        binds = []  # systemd's sockets replace the binds
+    if config.metrics_bind:
+        binds.append(("metrics_bind", config.metrics_bind))
+    for name, text in binds:
+        try:
+            address = parse_bind(text)
+        except BindError as exc:  # pragma: no cover - Config parsed them already
+            raise ConfigError(name, str(exc)) from None
+        if address.kind != "tcp":
+            continue
+        try:
+            socket.getaddrinfo(
+                address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+        except (socket.gaierror, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(name, f"cannot listen on {address}: {reason}") from None
+
+
+def _check_log_config(config: Config) -> None:
+    """A log config (file or dict) is loaded as the start loads it: it must work.
+
+    Loading it configures :mod:`logging` in this process, as the start does next.
+    """
+    if config.logconfig is not None or config.logconfig_dict is not None:
+        Logs(config).close()
+
+
 def check_settings(config: Config) -> Owner | None:
     """Check what depends on the system; return the user/group to switch to, if any.
 
@@ -139,7 +177,10 @@ def check_settings(config: Config) -> Owner | None:
             check_writable_file("errorlog", config.errorlog)
         if config.accesslog is not None and config.accesslog != "-":
             check_writable_file("accesslog", config.accesslog)
+    _check_log_config(config)
     owner = _owner(config)
     _check_pidfile(config, owner)
     _check_spool_dir(config, owner)
+    ssl_context(config)  # the TLS files are read: one that cannot be used is one line
+    _check_binds(config)
     return owner
