@@ -647,7 +647,7 @@ class Config:
         metavar="BYTES",
         help="Most bytes of one response spooled for a client that reads slower than the app "
         "writes (threaded worker); past it the app thread waits for the client, at most "
-        "--write-timeout.",
+        "--write-timeout without progress, 1 s while other requests wait for a thread.",
         convert=_int(0, _MAX_BYTES),
         section="worker processes",
     )

@@ -44,6 +44,24 @@ def test_non_reading_clients_of_a_large_response_do_not_hold_the_app_threads(pre
             sock.close()
 
 
+def test_non_reading_clients_past_the_spool_limit_do_not_hold_the_app_threads(prefork):
+    """The same, with responses larger than --response-spool-limit (2 MiB here, 64 MiB by
+    default): the app threads wait for their silent clients at the cap, but give them up
+    after a second without progress once probes wait for a thread. Before, each was held
+    for write_timeout (30 s): none of the probes was answered in time."""
+    server = prefork(response_spool_limit=2 << 20)
+    stalled = stall_every_worker(server.port, f"/big?{BIG}", workers=2)
+    try:
+        with Probes(server, interval=0.1, timeout=5.0) as probes:
+            time.sleep(3.0)
+        assert probes.failures == [], probes.summary()
+        assert probes.answered >= 20
+        print(f"\npast the spool limit: {len(stalled)} stalled; probes {probes.summary()}")
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
 def test_a_client_that_stops_reading_is_closed_after_write_timeout(prefork):
     server = prefork(workers=1, write_timeout=1)
     sock = non_reading_client(server.port, f"/big?{BIG}")

@@ -105,6 +105,36 @@ def test_a_writer_gives_up_when_nothing_drains(pair: tuple[socket.socket, socket
         out.write(b"more", timeout=0.3)
 
 
+def test_a_writer_waiting_for_a_silent_client_gives_up_in_a_second_when_others_wait(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """Past the limits the writer waits for its client: up to the write timeout (30 s
+    here) while nobody else needs its thread, but once ``crowded()`` says others wait,
+    a client that took nothing for a second is given up (it used to hold the thread for
+    the whole write timeout)."""
+    a, _ = pair
+    out = OutputBuffer(a, limit=1024, on_pending=lambda: None)
+    out.write(b"x" * (1 << 20), timeout=30.0)  # queued whole; the client reads nothing
+    crowded = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            out.write(b"y" * 10, timeout=30.0, crowded=crowded.is_set)
+        except ClientDisconnected as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    thread.join(1.5)
+    assert thread.is_alive(), "nobody waits for the thread: the writer waits on"
+    crowded.set()
+    thread.join(10.0)
+    assert not thread.is_alive() and len(errors) == 1
+    assert "while other requests waited" in str(errors[0])
+    assert out.closed
+
+
 def test_closing_releases_a_waiting_writer(pair: tuple[socket.socket, socket.socket]) -> None:
     a, _ = pair
     out = OutputBuffer(a, limit=1024, on_pending=lambda: None)

@@ -49,6 +49,12 @@ class Admission(Generic[W]):
         """No request is running or waiting for a thread."""
         return not self.ready and self.in_flight == 0
 
+    @property
+    def crowded(self) -> bool:
+        """Requests or connections wait for an app thread. Read from app threads too
+        (a deque's length is read atomically); a moment's staleness does no harm."""
+        return bool(self.ready) or bool(self._line)
+
     def saturated(self) -> bool:
         return self.in_flight + len(self.ready) >= self.capacity
 

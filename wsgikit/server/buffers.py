@@ -19,7 +19,11 @@ that an app thread answering a client that reads slowly, or not at all, is
 free as soon as the response is written; the loop sends the rest as the client
 takes it (and closes a client that stops reading after ``write_timeout``).
 Only when neither memory nor disk may take more does the writer wait for the
-client, as it always did.
+client, and then only while the client takes bytes: at most ``write_timeout``
+without progress, and at most :data:`CROWDED_STALL` (1 s) without progress
+while other requests wait for an app thread, so that a client that reads
+nothing of a response past the spool limit never holds an app thread others
+need.
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ from typing import IO
 
 from ..wsgi import BodySource, BytesBody, ClientDisconnected, FileBody
 
-__all__ = ["Budget", "BudgetExceeded", "SpoolBuffer", "OutputBuffer"]
+__all__ = ["Budget", "BudgetExceeded", "SpoolBuffer", "OutputBuffer", "CROWDED_STALL"]
 
-_WAIT_SLICE = 1.0  # a writer waiting for the client reports in at least this often
+_WAIT_SLICE = 0.25  # a writer waiting for the client looks around at least this often
+#: Seconds without progress after which a writer that waits for its client while
+#: others wait for an app thread gives up (see OutputBuffer.write).
+CROWDED_STALL = 1.0
 _REFILL = 256 * 1024  # bytes of a spilled response read back into memory at a time
 _UNLIMITED = 2**63 - 1
 
@@ -197,8 +204,10 @@ class OutputBuffer:
     (and while the disk budget allows), in order: once part of the response is
     in the file, the rest follows it there. When neither may take more, the
     writer waits until the loop has sent enough, at most ``timeout`` without
-    progress; a single write is taken whole when nothing is queued, so memory
-    never holds more than ``limit`` plus one chunk.
+    progress (counted from the last byte the client took, not from the start of
+    the wait), or :data:`CROWDED_STALL` while ``crowded()`` says others need the
+    writer's thread; a single write is taken whole when nothing is queued, so
+    memory never holds more than ``limit`` plus one chunk.
 
     Once :attr:`closed` (the client went away, a write timed out, or the loop
     closed the connection) nothing more is sent and writers get
@@ -235,6 +244,7 @@ class OutputBuffer:
         self._file_end = 0  # bytes written to the file (all counted against disk)
         self._spill_broken = False
         self._sent = 0  # bytes sent in all: progress, for a waiting writer
+        self._progress_at = time.monotonic()  # when the client last took bytes
         self._cond = threading.Condition(threading.Lock())
         self._pending = False  # the loop was asked to flush and has not drained us yet
         self.closed = False
@@ -249,12 +259,20 @@ class OutputBuffer:
 
     # ------------------------------------------------------- the app thread
 
-    def write(self, data: bytes, timeout: float, on_wait: Callable[[], None] | None = None) -> None:
+    def write(
+        self,
+        data: bytes,
+        timeout: float,
+        on_wait: Callable[[], None] | None = None,
+        crowded: Callable[[], bool] | None = None,
+    ) -> None:
         """Queue ``data`` (memory, else the spool file); wait only when neither may take it.
 
-        Raises ClientDisconnected if the connection is closed, or if the loop
-        made no progress sending for ``timeout`` seconds while this waited.
-        While it waits, ``on_wait`` is called at least once a second.
+        Raises ClientDisconnected if the connection is closed, or, while this
+        waits, once the client has taken nothing for ``timeout`` seconds, or for
+        :data:`CROWDED_STALL` seconds while ``crowded()`` is true (other requests
+        wait for a thread: this one must not hold its thread for a client that
+        reads nothing). While it waits, ``on_wait`` is called at least once a second.
         """
         with self._cond:
             if self.closed:
@@ -271,21 +289,20 @@ class OutputBuffer:
                 view = view[sent:]
             if not self._enqueue(view):
                 self._ask_flush()
-                progress = self._sent
-                deadline = time.monotonic() + timeout
                 while not self._enqueue(view):
                     if self.closed:
                         raise ClientDisconnected("connection closed while sending")
-                    left = deadline - time.monotonic()
-                    if left <= 0:
+                    allowed = timeout
+                    if crowded is not None and crowded():
+                        allowed = min(timeout, CROWDED_STALL)
+                    stalled = time.monotonic() - self._progress_at
+                    if stalled >= allowed:
                         self._close_locked()
-                        raise ClientDisconnected(f"client read nothing for {timeout:g} s")
-                    self._cond.wait(min(left, _WAIT_SLICE))
+                        why = " while other requests waited" if allowed < timeout else ""
+                        raise ClientDisconnected(f"client read nothing for {stalled:.1f} s{why}")
+                    self._cond.wait(min(allowed - stalled, _WAIT_SLICE))
                     if on_wait is not None:
                         on_wait()
-                    if self._sent != progress:  # progress: restart the stall timer
-                        progress = self._sent
-                        deadline = time.monotonic() + timeout
             if self.closed:
                 raise ClientDisconnected("connection closed while sending")
             self._ask_flush()
@@ -430,7 +447,10 @@ class OutputBuffer:
 
     def _send(self, data: bytes | bytearray | memoryview) -> int:
         try:
-            return self._sock.send(data)
+            sent = self._sock.send(data)
+            if sent:
+                self._progress_at = time.monotonic()
+            return sent
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError:

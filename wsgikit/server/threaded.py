@@ -15,7 +15,11 @@ queue spills to a temporary file (up to ``response_spool_limit``), so an app
 thread answering a client that reads slowly or not at all is free once the
 response is written; the loop closes a client that takes nothing for
 ``write_timeout``. Only past the spool limit does the app thread wait for the
-client (at most ``write_timeout`` without progress).
+client: at most ``write_timeout`` without progress, and at most one second
+without progress while other requests wait for an app thread (then the client
+is closed and the app gets ``ClientDisconnected``): a client that reads
+nothing of a response larger than the spool limit costs its app thread a
+second at most, not ``write_timeout``, when others need it.
 
 Memory and disk are bounded per worker, not only per connection: one
 :class:`Budget` counts the bytes of bodies and responses every connection holds
@@ -155,17 +159,26 @@ class BufferedTransport:
     """The app thread's :class:`~wsgikit.wsgi.Transport`: writes into an :class:`OutputBuffer`.
 
     ``progress`` is told after each write and while a write waits for the
-    client (see :meth:`RequestHandler.touch`).
+    client (see :meth:`RequestHandler.touch`); ``crowded`` says whether other
+    requests wait for an app thread (a write waiting for a client that takes
+    nothing then gives up sooner: see :meth:`OutputBuffer.write`).
     """
 
-    def __init__(self, out: OutputBuffer, timeout: float, progress: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        out: OutputBuffer,
+        timeout: float,
+        progress: Callable[[], None],
+        crowded: Callable[[], bool] | None = None,
+    ) -> None:
         self.out = out
         self.timeout = timeout
         self.progress = progress
+        self.crowded = crowded
 
     def send(self, data: bytes) -> None:
         if data:
-            self.out.write(data, self.timeout, self.progress)
+            self.out.write(data, self.timeout, self.progress, self.crowded)
             self.progress()
 
     def sendfile(self, fd: int, offset: int, count: int) -> bool:
@@ -557,7 +570,7 @@ class ThreadedServer(WorkerLoop):
             handler.base_environ(listener),
             remote,
             out,
-            BufferedTransport(out, options.write_timeout, handler.touch),
+            BufferedTransport(out, options.write_timeout, handler.touch, self._crowded),
             handler.peer(remote),
             gate,
             tls,
@@ -769,6 +782,10 @@ class ThreadedServer(WorkerLoop):
         """
         if self._sleeping:
             self._waker.wake()
+
+    def _crowded(self) -> bool:
+        """From an app thread waiting for its client: do others wait for a thread?"""
+        return self._admission.crowded
 
     def _keep_alive(self) -> bool:
         """Asked when a response head is sent: a stop that began meanwhile closes."""
