@@ -41,6 +41,14 @@ def wsgi_app():
 """
 
 
+@pytest.fixture(autouse=True)
+def _not_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On CI (CI or BUILD_NUMBER set) pytest prints whole failure messages in its short
+    # summary; the inner runs here count lines of their report, so they run as on a laptop.
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with an app module and a conftest defining ``wsgi_app``."""
