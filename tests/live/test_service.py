@@ -121,9 +121,23 @@ def systemd(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeSyst
         fake.close()
 
 
-def test_notify_protocol_ready_reloading_stopping(systemd: FakeSystemd) -> None:
-    env = {**os.environ, "NOTIFY_SOCKET": systemd.address}
-    server = LiveServer(SERVICE, workers=2, env=env)
+#: A config whose new workers wait in post_fork while a file exists: a reload in progress.
+SLOW_BOOT_CONFIG = """\
+import os, time
+
+def post_fork(server, worker):
+    deadline = time.monotonic() + 60
+    while os.path.exists(os.environ["SLOW_BOOT_FLAG"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+"""
+
+
+def test_notify_protocol_ready_reloading_stopping(systemd: FakeSystemd, tmp_path: Path) -> None:
+    flag = tmp_path / "slow-boot"
+    config = tmp_path / "slow_boot.conf.py"
+    config.write_text(SLOW_BOOT_CONFIG)
+    env = {**os.environ, "NOTIFY_SOCKET": systemd.address, "SLOW_BOOT_FLAG": str(flag)}
+    server = LiveServer(SERVICE, workers=2, env=env, config=str(config))
     with server:
         wait_for(lambda: systemd.has("READY"), what="READY=1")
         ready = systemd.messages[0]
@@ -136,10 +150,20 @@ def test_notify_protocol_ready_reloading_stopping(systemd: FakeSystemd) -> None:
         assert time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000 >= int(
             reloading[0]["MONOTONIC_USEC"]
         )
+        # TERM while a second reload's workers are still booting: a stop, not a failed
+        # reload (no READY after STOPPING, no error in the log).
+        flag.touch()
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: len(server.events().reload_history) == 2, what="the second reload")
+        wait_for(lambda: len(server.events().reload_history[-1].new) == 2, what="new workers")
+        assert systemd.has("RELOADING", 2)
         assert server.stop() == 0
     wait_for(lambda: systemd.has("STOPPING"), what="STOPPING=1")
     order = [next(iter(m)) for m in systemd.messages]
-    assert order == ["READY", "RELOADING", "READY", "STOPPING"], systemd.messages
+    assert order == ["READY", "RELOADING", "READY", "RELOADING", "STOPPING"], systemd.messages
+    log = server.log_text()
+    assert "reload failed" not in log and "[ERROR]" not in log, log
+    assert "reload to generation 3 abandoned: stopping" in log
 
 
 def test_notify_in_one_process_mode(tmp_path: Path) -> None:

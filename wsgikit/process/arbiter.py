@@ -333,6 +333,12 @@ class Arbiter:
         why = source or signal_name(sig)
         self.log.info("master %d: %s stop (%s)", self.pid, kind, why)
         self._announce(MasterState.STOPPING, f"{kind} stop ({why})")
+        if self._incoming is not None:
+            # Its workers are stopped with the others: that is no failed reload, and
+            # the server is not READY again.
+            self.log.info("reload to generation %d abandoned: stopping", self._incoming.number)
+            self._incoming = None
+        self._reload_pending = False
 
     # -- reap -----------------------------------------------------------------------
 
@@ -568,7 +574,7 @@ class Arbiter:
 
     def _abort_reload(self, why: str) -> None:
         gen = self._incoming
-        if gen is None:
+        if gen is None or self.stopping:  # a stop ends the reload (see _begin_stop)
             return
         self._incoming = None
         self.log.error("reload failed: %s; keeping the current workers", why)
