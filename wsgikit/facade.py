@@ -154,11 +154,19 @@ def serve_config(
                     if owner is not None:
                         set_owner(owner.uid, owner.gid)  # after binding, as workers do
                     return _run_in_process(config, loaded, listeners, logs, service)
+                reasons: list[str] = []
                 status = run_supervised(
-                    config, spec, loaded, listeners, logs, reload_config, service.on_state
+                    config,
+                    spec,
+                    loaded,
+                    listeners,
+                    logs,
+                    reload_config,
+                    service.on_state,
+                    on_boot_failure=reasons.append,
                 )
                 if status == BOOT_ERROR_EXIT:
-                    service.failed(status, _boot_failure(config))
+                    service.failed(status, _boot_failure(config, "".join(reasons[-1:])))
                 elif status != 0:
                     service.failed(status, "wsgikit: error: the master stopped with an error")
                 return status
@@ -168,13 +176,16 @@ def serve_config(
         logs.close()
 
 
-def _boot_failure(config: Config) -> str:
+def _boot_failure(config: Config, reason: str = "") -> str:
+    """The launcher's line when a daemon cannot boot: why (the exception's line the
+    worker reported), and where the traceback is."""
     where = (
         f"its traceback is in {config.errorlog}"
         if config.errorlog != "-"
         else "daemon mode has no terminal: use --error-logfile to see its traceback"
     )
-    return f"wsgikit: error: the app cannot be loaded: a worker failed to boot ({where})"
+    why = reason or "a worker failed to boot"
+    return f"wsgikit: error: the app cannot be loaded: {why} ({where})"
 
 
 class _Service:

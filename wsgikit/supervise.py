@@ -14,6 +14,7 @@ development aids onto the supervisor: the event channel of
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import sys
@@ -30,6 +31,7 @@ from .observe.control import open_control_socket
 from .process import (
     BOOT_ERROR_EXIT,
     Arbiter,
+    Hooks,
     StateListener,
     WorkerContext,
     WorkerPlan,
@@ -43,9 +45,53 @@ from .server import describe, make_server, open_listener
 from .translate import process_hooks, server_options, worker_plan
 from .wsgi import WSGIApp
 
-__all__ = ["run_supervised", "worker_main_for", "listener_urls", "open_services"]
+__all__ = ["run_supervised", "worker_main_for", "listener_urls", "open_services", "BootErrors"]
 
 ConfigLoader = Callable[[], Config]
+
+
+class BootErrors:
+    """Why workers could not load the app, told to the master: one line each, through a
+    pipe the workers inherit.
+
+    The master reads it after each worker exits (``child_exit``), so it never fills,
+    and keeps the last line: what a daemon's launcher is told when the server cannot
+    boot, even when the traceback went to a log nobody reads.
+    """
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self.last = ""
+
+    def report(self, text: str) -> None:
+        """In a worker: one line, written at once (under PIPE_BUF bytes: atomic)."""
+        data = " ".join(text.split()).encode("utf-8", "replace")[:1000] + b"\n"
+        with contextlib.suppress(OSError):
+            os.write(self._write, data)
+
+    def drain(self) -> str:
+        """In the master: read what the workers reported; return the last line."""
+        data = b""
+        while True:
+            try:
+                chunk = os.read(self._read, 65536)
+            except OSError:  # BlockingIOError: nothing more for now
+                break
+            if not chunk:
+                break
+            data += chunk
+        lines = [line for line in data.decode("utf-8", "replace").splitlines() if line]
+        if lines:
+            self.last = lines[-1]
+        return self.last
+
+    def close(self) -> None:
+        """Close both ends (in the master, once the workers are gone)."""
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def worker_main_for(
@@ -55,11 +101,14 @@ def worker_main_for(
     listeners: list[socket.socket],
     logs: Logs,
     compat: GunicornHooks | None = None,
+    boot_errors: BootErrors | None = None,
 ) -> Callable[[WorkerContext], None]:
     """The function each worker process runs: load the app, serve until told to stop.
 
     ``compat`` is the :class:`GunicornHooks` of the supervisor's hooks, so that
-    ``pre_request`` sees the worker object ``post_fork`` saw."""
+    ``pre_request`` sees the worker object ``post_fork`` saw. An app that cannot be
+    loaded is logged with its traceback, and its one-line reason is reported to
+    ``boot_errors``."""
     options = server_options(config, compat=compat)
 
     def worker_main(ctx: WorkerContext) -> None:
@@ -75,6 +124,8 @@ def worker_main_for(
                     logs.error.error("%s\n%s", exc, exc.details.rstrip())
                 else:
                     logs.error.error("%s", exc)
+                if boot_errors is not None:
+                    boot_errors.report(str(exc))
                 sys.exit(BOOT_ERROR_EXIT)
         server = make_server(
             app,
@@ -177,8 +228,9 @@ def _plan(
     listeners: list[socket.socket],
     logs: Logs,
     compat: GunicornHooks,
+    boot_errors: BootErrors,
 ) -> WorkerPlan:
-    main = worker_main_for(config, spec, preloaded, listeners, logs, compat)
+    main = worker_main_for(config, spec, preloaded, listeners, logs, compat, boot_errors)
     return worker_plan(config, main)
 
 
@@ -190,13 +242,38 @@ def run_supervised(
     logs: Logs,
     reload_config: ConfigLoader | None = None,
     on_state: StateListener | None = None,
+    on_boot_failure: Callable[[str], None] | None = None,
 ) -> int:
     """Run the arbiter until it stops; returns its exit status (0, or 3 on boot failure).
 
-    ``on_state`` is told when the server is ready, reloading or stopping."""
+    ``on_state`` is told when the server is ready, reloading or stopping;
+    ``on_boot_failure`` why the app could not be loaded (the exception's line, e.g.
+    ``error while importing 'app': RuntimeError: boom``) when the status is 3."""
+    boot_errors = BootErrors()
+    try:
+        status = _run_arbiter(
+            config, spec, preloaded, listeners, logs, reload_config, on_state, boot_errors
+        )
+        if status == BOOT_ERROR_EXIT and on_boot_failure is not None:
+            on_boot_failure(boot_errors.drain())
+        return status
+    finally:
+        boot_errors.close()
+
+
+def _run_arbiter(
+    config: Config,
+    spec: WSGIApp | str | None,
+    preloaded: WSGIApp | None,
+    listeners: list[socket.socket],
+    logs: Logs,
+    reload_config: ConfigLoader | None,
+    on_state: StateListener | None,
+    boot_errors: BootErrors,
+) -> int:
     compat = GunicornHooks(config, logs.error)
     first = _plan(
-        config, spec, preloaded, listeners, logs, compat
+        config, spec, preloaded, listeners, logs, compat, boot_errors
     )  # reads the TLS files: fail early
     running = [config]
     services = open_services(config, listeners, logs, lambda: running[0])
@@ -227,9 +304,8 @@ def run_supervised(
                 logs.error.warning("a changed %s takes effect only after a restart", name)
         # With preload_app the master's copy of the app is reused (as Gunicorn does);
         # otherwise each new worker imports the app afresh. TLS files are read again.
-        plan = _plan(
-            new, spec, preloaded, listeners, logs, GunicornHooks(new, logs.error, previous=compat)
-        )
+        compat_new = GunicornHooks(new, logs.error, previous=compat)
+        plan = _plan(new, spec, preloaded, listeners, logs, compat_new, boot_errors)
         running[0] = new
         if channel is not None:
             channel.emit("graceful_timeout", new.graceful_timeout)
@@ -240,7 +316,7 @@ def run_supervised(
             "reload: the app is loaded in the master (--preload, or an app object), so new "
             "workers reuse it and code changes are not picked up"
         )
-    hooks = process_hooks(config, compat)
+    hooks = _draining(process_hooks(config, compat), boot_errors)
     if channel is not None:
         hooks = reporting_hooks(hooks, channel)
     try:
@@ -260,6 +336,18 @@ def run_supervised(
                 service.close()
         raise
     return arbiter.run()
+
+
+def _draining(hooks: Hooks, boot_errors: BootErrors) -> Hooks:
+    """``hooks`` whose ``child_exit`` first reads what the worker reported, if anything."""
+    user = hooks.child_exit
+
+    def child_exit(*args: Any) -> None:
+        boot_errors.drain()
+        if user is not None:
+            user(*args)
+
+    return dataclasses.replace(hooks, child_exit=child_exit)
 
 
 def _default_name(spec: WSGIApp | str | None) -> str:

@@ -61,8 +61,32 @@ def test_daemon_with_a_broken_app_reports_it_and_exits_3(tmp_path: Path) -> None
         )
     assert proc.returncode == 3, proc.stderr
     assert "the app cannot be loaded" in proc.stderr and str(errlog) in proc.stderr
+    assert "RuntimeError: bad settings" in proc.stderr  # why, not only where
     assert "RuntimeError: bad settings" in errlog.read_text()
     assert not pidfile.exists()
+
+
+def test_daemon_without_an_error_log_says_why_the_app_failed(tmp_path: Path) -> None:
+    # The traceback went to /dev/null: the launcher's one line still says what failed.
+    (tmp_path / "broken_daemon_app2.py").write_text("raise RuntimeError('boom at import')\n")
+    pidfile = tmp_path / "d.pid"
+    with _reaped(pidfile):
+        proc = subprocess.run(
+            [sys.executable, "-m", "wsgikit", "-D", "--pid", str(pidfile), "-w", "1"]
+            + ["-b", f"127.0.0.1:{free_port()}", "--pythonpath", str(tmp_path)]
+            + ["broken_daemon_app2:application"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 3, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line == (
+        "wsgikit: error: the app cannot be loaded: error while importing "
+        "'broken_daemon_app2': RuntimeError: boom at import (daemon mode has no terminal: "
+        "use --error-logfile to see its traceback)"
+    )
 
 
 def test_second_daemon_on_the_same_pidfile_fails_with_one_line(tmp_path: Path) -> None:
