@@ -55,6 +55,16 @@ def loading(ctx: WorkerContext) -> None:
     idle(ctx)
 
 
+def busy(ctx: WorkerContext) -> None:
+    """A worker whose request never ends: asked to stop, it keeps working."""
+    ctx.add_stop_callback(lambda graceful: record("stop-asked"))
+    ctx.booted()
+    record("boot")
+    while True:
+        ctx.notify()
+        time.sleep(0.02)
+
+
 def broken(ctx: WorkerContext) -> None:
     import no_such_module_for_wsgikit_tests  # type: ignore[import-not-found]  # noqa: F401
 
@@ -66,6 +76,8 @@ SCENARIOS = {
     # The default graceful timeout: a lost TERM would show as a 30 s wait.
     "loading": (loading, {"workers": 1, "graceful_timeout": 30.0}),
     "loading-poll": (loading, {"workers": 1, "graceful_timeout": 30.0}),
+    "busy": (busy, {"workers": 1, "graceful_timeout": 1.0}),
+    "busy-poll": (busy, {"workers": 1, "graceful_timeout": 1.0}),
 }
 
 

@@ -157,3 +157,23 @@ def test_worker_orphaned_while_loading_exits(
     master.proc.wait(DEADLINE)
     wait_for(lambda: not alive(worker), f"orphaned worker {worker} gone", timeout=10)
     assert not master.events("boot"), "it never went on to serve"
+
+
+@pytest.mark.parametrize("scenario", ["busy", "busy-poll"])
+def test_an_orphan_with_a_request_in_flight_exits_after_graceful_timeout(
+    master_factory: Callable[[str], Master], scenario: str
+) -> None:
+    # Its request never ends and its master, who would kill it after graceful_timeout
+    # (1 s here), is gone: the worker enforces that bound itself.
+    master = master_factory(scenario)
+    wait_for(lambda: master.events("boot"), "a worker serving")
+    ((worker, _),) = master.events("boot")
+    try:
+        os.kill(master.proc.pid, signal.SIGKILL)
+        master.proc.wait(DEADLINE)
+        wait_for(lambda: master.events("stop-asked"), "the orphan asked to stop")
+        wait_for(lambda: not alive(worker), f"orphaned worker {worker} gone", timeout=15)
+    finally:
+        if alive(worker):
+            os.kill(worker, signal.SIGKILL)
+    assert "requests still running 1s after its master died; exiting" in master.text()

@@ -191,6 +191,15 @@ def test_context_booted_stop_and_reopen() -> None:
     assert reopened == [1]
 
 
+def test_context_tells_who_bounds_an_orphans_stop() -> None:
+    ctx = make_ctx(ppid=1_000_000_000)
+    told: list[int] = []
+    ctx.on_orphaned = lambda: told.append(1)  # a forked worker: SIGTERM to itself
+    ctx._next_parent_check = 0.0
+    ctx.notify()
+    assert told == [1]
+
+
 def test_context_notices_orphaning() -> None:
     ctx = make_ctx(ppid=1_000_000_000)
     assert not ctx.parent_alive()

@@ -650,6 +650,7 @@ class Arbiter:
             ppid=self.pid,
             max_requests=handle.max_requests,
             on_booted=on_booted,
+            graceful_timeout=handle.graceful_timeout,
         )
         return run_worker(
             worker_main,

@@ -21,7 +21,9 @@ class WorkerContext:
     requests (signals, ``max_requests``, orphaning) are delivered through stop
     callbacks, which run in signal-handler context and must only set flags or write a
     wake-up fd. ``notify()`` checks cheaply, once per ``PARENT_CHECK_INTERVAL``, whether
-    the master died, and then requests a graceful stop.
+    the master died, and then calls ``on_orphaned`` (in a forked worker: a SIGTERM to
+    itself, which also bounds the stop by ``graceful_timeout``, the master's job), or
+    requests a graceful stop.
     """
 
     def __init__(
@@ -32,11 +34,16 @@ class WorkerContext:
         ppid: int,
         max_requests: int = 0,
         on_booted: Callable[[WorkerContext], None] | None = None,
+        graceful_timeout: float = 30.0,
     ) -> None:
         self.worker_id = worker_id
         self.pid = os.getpid()
         self.ppid = ppid
         self.max_requests = max_requests
+        #: How long a graceful stop may take; an orphan enforces it itself.
+        self.graceful_timeout = graceful_timeout
+        #: Called instead of a graceful stop when ``notify()`` finds the master gone.
+        self.on_orphaned: Callable[[], None] | None = None
         self.stopping = False
         self.graceful = True
         self._slot = slot
@@ -58,7 +65,10 @@ class WorkerContext:
         if now >= self._next_parent_check:
             self._next_parent_check = now + PARENT_CHECK_INTERVAL
             if not self.parent_alive():
-                self.request_stop(True)
+                if self.on_orphaned is not None:
+                    self.on_orphaned()
+                else:
+                    self.request_stop(True)
 
     def parent_alive(self) -> bool:
         """False once the master died and we were re-parented."""

@@ -75,6 +75,7 @@ class WorkerSignals:
         self.hooks = hooks
         self.logger = logger
         self.reopen_logs = reopen_logs
+        self._orphan_deadline = False
 
     def install(self) -> None:
         """Replace the master's handlers inherited through fork, then unblock signals."""
@@ -96,12 +97,40 @@ class WorkerSignals:
 
         A worker that has not begun working (not booted and no stop callback yet: it
         is loading the app, or running ``post_fork``) has nothing to finish: it exits
-        at once, with status 0.
+        at once, with status 0. An orphan (its master is gone: nobody would kill it
+        after ``graceful_timeout``) bounds its own stop by it.
         """
+        if not self.ctx.parent_alive():
+            self._bound_orphan()
         if not self.ctx.is_booted and not self.ctx.has_stop_callbacks:
             self.ctx.request_stop(True)
             raise SystemExit(0)
         self.ctx.request_stop(True)
+
+    def _bound_orphan(self) -> None:
+        """Arm a timer: past ``graceful_timeout``, exit whatever still runs (as the
+        master would have killed us)."""
+        if self._orphan_deadline:
+            return
+        self._orphan_deadline = True
+        timeout = self.ctx.graceful_timeout
+        self.logger.warning(
+            "worker %d: its master %d is gone; stopping within graceful_timeout (%gs)",
+            self.ctx.pid,
+            self.ctx.ppid,
+            timeout,
+        )
+        signal.signal(signal.SIGALRM, self._orphan_timed_out)
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+
+    def _orphan_timed_out(self, signum: int, frame: FrameType | None) -> None:
+        self.logger.error(
+            "worker %d: requests still running %gs after its master died; exiting",
+            self.ctx.pid,
+            self.ctx.graceful_timeout,
+        )
+        flush_output(self.logger)
+        os._exit(1)
 
     def on_int(self, signum: int, frame: FrameType | None) -> None:
         """Fast stop (INT/QUIT); without stop callbacks, exit right away."""
@@ -147,6 +176,7 @@ def run_worker(
     code = 1
     try:
         WorkerSignals(ctx, hooks, logger, reopen_logs).install()
+        ctx.on_orphaned = lambda: os.kill(os.getpid(), signal.SIGTERM)
         # An orphan stops like any worker told to: by its TERM handler, at any moment.
         watch_parent(ctx.ppid, signal.SIGTERM)
         hooks.call(logger, "post_fork", arbiter, handle)
