@@ -23,6 +23,13 @@ __all__ = ["WorkerLoop"]
 class WorkerLoop:
     """Serves listening sockets until :meth:`stop` (see the subclasses)."""
 
+    #: Seconds a stopping loop keeps an idle keep-alive connection open (at most until
+    #: its keep-alive deadline). Its client was told it may send another request and
+    #: may be sending it now: closing under it would lose that request. One that comes
+    #: in this window is answered with ``Connection: close``; a connection quiet for
+    #: the whole window is closed then, with a lingering close.
+    drain_window = 2.0
+
     def __init__(
         self,
         app: WSGIApp,

@@ -51,7 +51,6 @@ __all__ = ["SyncServer", "SocketTransport"]
 _RECV = 65536
 _DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection alive
 _CLOSE_GRACE = 0.02  # seconds to wait for a request already on its way before closing
-_FRESH_GRACE = 1.0  # seconds a just-accepted connection gets to send its request at a stop
 _BEAT = 1.0  # longest wait without a heartbeat
 
 
@@ -199,8 +198,9 @@ def receive(
     """Wait for bytes until ``deadline`` and feed them to ``conn``.
 
     Returns False on timeout, or, with ``stop_on_wake`` (an idle wait between
-    requests), when a stop is requested or another client waits to connect.
-    Otherwise a stop shortens the wait to ``wake_grace`` seconds from then.
+    requests), when a stop is requested or another client waits to connect (the
+    caller looks at which). Otherwise a stop shortens the wait to ``wake_grace``
+    seconds from then.
     A reset connection counts as end of input. Over TLS (``transport.tls``)
     the bytes are decrypted first; a broken record also ends the input.
     """
@@ -314,6 +314,12 @@ class SyncServer(WorkerLoop):
         except Exception:
             self.logger.exception("unexpected error serving a connection")
         finally:
+            # Unread input (a request crossing our Connection: close, or pipelined
+            # behind it) would make close() send a reset, which can destroy the
+            # answer before the client reads it; at a stop the same goes for a
+            # request on its way. So linger then (the worker is leaving anyway).
+            if self._stopping or _has_input(client):
+                linger_close(client)
             client.close()
 
     def _serve_connection(self, client: socket.socket, addr: Any, listener: socket.socket) -> None:
@@ -346,17 +352,16 @@ class SyncServer(WorkerLoop):
             if event is NEED_DATA:
                 if conn.buffered_head and head_deadline is None:
                     head_deadline = time.monotonic() + options.header_timeout
-                # Idle between keep-alive requests, a stop or a waiting client ends
-                # the wait. A connection accepted a moment ago is not idle: closing
-                # it would reset the request it is sending; at a stop it gets a
-                # short grace instead.
-                idle = head_deadline is None and not fresh
+                # Idle between keep-alive requests, a waiting client ends the wait
+                # (fairness). A stop does not: the client was told it may send
+                # another request and may be sending it now, so the connection
+                # (and one accepted a moment ago) gets the drain window, and what
+                # comes is answered with Connection: close.
+                idle = head_deadline is None and not fresh and not self._stopping
                 deadline = idle_deadline if head_deadline is None else head_deadline
-                if idle and self._stopping:
-                    return
                 if self._stopping:
-                    deadline = min(deadline, time.monotonic() + _FRESH_GRACE)
-                grace = _FRESH_GRACE if fresh else math.inf
+                    deadline = min(deadline, time.monotonic() + self.drain_window)
+                grace = self.drain_window if fresh else math.inf
                 if not receive(
                     conn,
                     client,
@@ -366,6 +371,8 @@ class SyncServer(WorkerLoop):
                     wake_grace=grace,
                     transport=transport,
                 ):
+                    if idle and self._stopping and time.monotonic() < deadline:
+                        continue  # woken by the stop: wait on as a stopping worker
                     if head_deadline is not None and time.monotonic() >= deadline:
                         self._reject(client, ProtocolError("request head timed out", 408), tls)
                     return
@@ -395,8 +402,8 @@ class SyncServer(WorkerLoop):
             finally:
                 if spool is not None:
                     spool.close()
-            if not info.keep_alive or self._stopping:
-                return
+            if not info.keep_alive:
+                return  # (a stop that began after the head said keep-alive waits above)
             if not conn.request_complete and not self._drain(conn, body):
                 return
             if not conn.start_next_cycle():
@@ -454,8 +461,8 @@ class SyncServer(WorkerLoop):
         while gate is not None or (tls is not None and not tls.established):
             if not data:
                 ready = wait.readable(deadline - time.monotonic())
-                if ready is None:  # a stop: this connection gets a short grace
-                    deadline = min(deadline, time.monotonic() + _FRESH_GRACE)
+                if ready is None:  # a stop: this connection gets the drain window
+                    deadline = min(deadline, time.monotonic() + self.drain_window)
                     continue
                 if not ready:
                     self.logger.debug("connection from %s: nothing usable in time", remote)
@@ -520,6 +527,16 @@ class SyncServer(WorkerLoop):
         except OSError:
             return
         linger_close(client)
+
+
+def _has_input(sock: socket.socket) -> bool:
+    """Whether bytes wait in ``sock`` (or it was reset), without reading them."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return False  # reset or closed: nothing to read, nothing to protect
 
 
 def linger_close(sock: socket.socket, seconds: float = 0.5) -> None:

@@ -60,13 +60,16 @@ connection after ``keepalive`` seconds; a body that stalls for
 ``body_timeout`` is answered 408. Every error response is followed by a
 lingering close so that the client reads it rather than a reset.
 
-A graceful :meth:`~ThreadedServer.stop` stops accepting, closes idle
-connections (a keep-alive connection whose next request has already arrived is
-not idle), and answers, with ``Connection: close``, every request already
-received: the ones read, the ones waiting their turn in their sockets while
-the app threads were busy, and the connections waiting in the listen backlog
-(accepted once, at the stop, even past ``worker_connections``: see
-:meth:`WorkerLoop._accept_backlog`). That may take a while (50 requests queued behind
+A graceful :meth:`~ThreadedServer.stop` stops accepting and answers, with
+``Connection: close``, every request already received (the ones read, the ones
+waiting their turn in their sockets while the app threads were busy, and the
+connections waiting in the listen backlog, accepted once, at the stop, even
+past ``worker_connections``: see :meth:`WorkerLoop._accept_backlog`) and every
+request that comes on an open connection within the loop's ``drain_window``:
+a keep-alive client was told it may send another request and may be sending
+it as the stop begins, so a connection between requests is closed only once
+it has been quiet for that window (and a request found in its socket then is
+still read), with a lingering close. That may take a while (50 requests queued behind
 one app thread), so the bound is ``graceful_timeout``, the time the supervisor
 gives a stopping worker, not ``header_timeout``. A connection in the middle of
 a request keeps its own deadlines. A fast stop closes every connection at once
@@ -116,7 +119,6 @@ _HEARTBEAT = 0.5  # seconds between monitor.notify() calls
 _LINGER = 0.5  # seconds an error response is given before the socket closes
 _STOP_JOIN = 1.0  # seconds a fast stop waits for app threads
 
-_FRESH_GRACE = 1.0  # seconds a never-used connection gets to send its request at a stop
 
 
 class _EmptyBody:
@@ -457,8 +459,13 @@ class ThreadedServer(WorkerLoop):
             elif phase is _Phase.HEAD:
                 if conn.http.buffered_head:
                     self._reject(conn, 408, "request head timed out")
+                elif conn.served and _has_input(conn.sock):
+                    # Quiet until now, but a request just came: it is read (the
+                    # selector reports it) and gets the head deadline.
+                    conn.head_started = True
+                    conn.deadline = now + self.options.header_timeout
                 else:
-                    self._close(conn)  # idle: nothing was asked
+                    self._idle_close(conn)
             elif phase is _Phase.BODY:
                 self._reject(conn, 408, "request body timed out")
             else:  # FLUSH, CLOSING, LINGER: the client stopped reading or never closes
@@ -478,16 +485,14 @@ class ThreadedServer(WorkerLoop):
         # Requests already received (read, or waiting in line in their sockets) are
         # answered for as long as the supervisor waits for a stopping worker.
         self._stop_cutoff = now + self.options.graceful_timeout
+        # A connection between requests (idle keep-alive, or accepted a moment ago)
+        # may have a request on its way: closing now would reset it. It gets the
+        # drain window; what comes meanwhile is answered with Connection: close.
         for conn in list(self._conns.values()):
-            if conn.phase in _OPENING:
-                conn.deadline = min(conn.deadline, now + _FRESH_GRACE)
-            elif conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head:
-                if conn.served and not _has_input(conn.sock):
-                    self._close(conn)  # idle keep-alive: the client must expect this
-                else:
-                    # Accepted a moment ago: its first request is surely on the way,
-                    # and closing now would reset it. Give it a short while.
-                    conn.deadline = min(conn.deadline, now + _FRESH_GRACE)
+            if conn.phase in _OPENING or (
+                conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head
+            ):
+                conn.deadline = min(conn.deadline, now + self.drain_window)
 
     # ---------------------------------------------------------- accepting
 
@@ -823,7 +828,9 @@ class ThreadedServer(WorkerLoop):
     def _on_response_done(self, conn: _Connection, keep: bool) -> None:
         conn.served += 1
         conn.phase = _Phase.FLUSH
-        conn.keep = keep and not self._stopping
+        # As the response announced: one that said keep-alive before a stop began
+        # may see the next request come (it is answered with Connection: close).
+        conn.keep = keep
         conn.deadline = time.monotonic() + self.options.write_timeout
         self._flush(conn)
 
@@ -846,12 +853,15 @@ class ThreadedServer(WorkerLoop):
 
     def _next_request(self, conn: _Connection) -> None:
         if not (conn.keep and conn.http.start_next_cycle()):
-            self._close(conn)
+            self._linger(conn)  # a client's pipelined bytes must not reset our answer
             return
         conn.phase = _Phase.HEAD
         conn.request = None
         conn.head_started = False
-        conn.deadline = time.monotonic() + self.options.keepalive
+        idle = self.options.keepalive
+        if self._stop_handled:
+            idle = min(idle, self.drain_window)
+        conn.deadline = time.monotonic() + idle
         self._update(conn)
         self._advance(conn)  # a pipelined request may already be buffered
 
@@ -867,6 +877,15 @@ class ThreadedServer(WorkerLoop):
         conn.deadline = time.monotonic() + min(self.options.write_timeout, 5.0)
         conn.out.append(self.handler.error_bytes(status, _RETRY_AFTER if retry else None))
         self._flush(conn)
+
+    def _idle_close(self, conn: _Connection) -> None:
+        """Close a connection between requests: at once if it never asked anything (a
+        client that sends nothing hears nothing), else with a lingering close, so that
+        a request crossing our FIN is met with an end of stream, not a reset."""
+        if conn.served:
+            self._linger(conn)
+        else:
+            self._close(conn)
 
     def _linger(self, conn: _Connection) -> None:
         """Half-close, then discard input briefly so the client reads our answer, not a reset."""
