@@ -120,7 +120,6 @@ _LINGER = 0.5  # seconds an error response is given before the socket closes
 _STOP_JOIN = 1.0  # seconds a fast stop waits for app threads
 
 
-
 class _EmptyBody:
     """The body source of a request without a body (shared: it holds no state)."""
 
