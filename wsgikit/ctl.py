@@ -37,6 +37,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", metavar="FILE", help="Read control_socket from it.")
     parser.add_argument("--json", action="store_true", help="Print the answer as JSON.")
     if prog.endswith("ctl"):
+        parser.add_argument(
+            "--now", action="store_true", help="With worker kill: SIGKILL, without waiting."
+        )
         parser.add_argument("command", help="show, worker, reload, reopen, shutdown, help")
         parser.add_argument("args", nargs="*", help="The command's arguments.")
     return parser
@@ -69,6 +72,8 @@ def main(argv: Sequence[str]) -> int:
     parser = _parser(f"wsgikit {name}")
     ns = parser.parse_args(rest)
     command, args = ("show", ["all"]) if name == "status" else (ns.command, ns.args)
+    if getattr(ns, "now", False):
+        args = [*args, "--now"]
     if command == "status":
         command, args = "show", ["all"]
     try:
@@ -80,10 +85,14 @@ def main(argv: Sequence[str]) -> int:
     except ControlError as exc:
         print(f"wsgikit: error: {exc}", file=sys.stderr)
         return 1
-    if ns.json:
-        print(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        print(render(command, args, data))
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) if ns.json else None
+    try:
+        print(text if text is not None else render(command, args, data))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left early (``wsgikit ctl show config | head``): what it read is
+        # what it wanted. Nothing more goes to the closed pipe, not even at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

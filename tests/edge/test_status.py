@@ -43,8 +43,8 @@ def status(path: str) -> dict[str, Any]:
     return dict(json.loads(proc.stdout))
 
 
-def fetch(port: int, path: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def fetch(port: int, path: str, timeout: float = 10) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -168,6 +168,74 @@ def test_ctl_adds_removes_kills_and_reloads_workers(control: str) -> None:
         assert server.process is not None
         assert server.process.wait(30) == 0
     assert not os.path.exists(control)
+
+
+def test_every_ctl_command_the_docs_list(control: str, tmp_path: Path) -> None:
+    access = tmp_path / "access.log"
+    with LiveServer(
+        "tests.apps:whoami", workers=1, control_socket=control, accesslog=str(access)
+    ) as server:
+        assert server.get("/").status == 200
+        # show workers|stats|config, as tables and as JSON.
+        workers = ctl("ctl", "-s", control, "show", "workers")
+        assert workers.returncode == 0 and workers.stdout.startswith("PID ")
+        assert str(server.worker_pids[0]) in workers.stdout
+        stats = ctl("ctl", "-s", control, "show", "stats")
+        assert stats.returncode == 0 and "requests: " in stats.stdout
+        assert "PID" not in stats.stdout
+        config = ctl("ctl", "-s", control, "--json", "show", "config")
+        assert json.loads(config.stdout)["config"]["control_socket"] == control
+        # A reader that leaves early (``| head``) is no error: no traceback, exit 0. Here
+        # the pipe's reader is gone before the command writes, so every write fails.
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            piped = subprocess.run(
+                [sys.executable, "-m", "wsgikit", "ctl", "-s", control, "show", "config"],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=60,
+                cwd=ROOT,
+                env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            )
+        finally:
+            os.close(write_end)
+        assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+        # reopen: the access log, moved away (logrotate), is written anew at its path.
+        wait_for(lambda: access.exists() and access.stat().st_size > 0, "the access log")
+        access.rename(tmp_path / "access.log.1")
+        assert ctl("ctl", "-s", control, "reopen").returncode == 0
+        wait_for(
+            lambda: server.get("/").status == 200 and access.exists() and access.read_text(),
+            "the access log to be reopened",
+        )
+        # worker kill PID --now: SIGKILL, without waiting for the request it serves.
+        outcome: list[str] = []
+
+        def sleeper() -> None:
+            try:
+                outcome.append(str(server.get("/sleep/60", timeout=90).status))
+            except Exception as exc:  # the connection is cut: what --now means
+                outcome.append(type(exc).__name__)
+
+        thread = threading.Thread(target=sleeper, daemon=True)
+        thread.start()
+        wait_for(lambda: status(control)["in_flight"] == 1, "the request to run")
+        victim = server.worker_pids[0]
+        killed = ctl("ctl", "-s", control, "worker", "kill", str(victim), "--now")
+        assert killed.returncode == 0, killed.stderr
+        thread.join(30)
+        assert outcome and outcome != ["200"], outcome
+        server.wait_for(
+            lambda: server.worker_pids and victim not in server.worker_pids, "a new worker"
+        )
+        assert server.get("/").status == 200
+        # shutdown quick: as INT.
+        assert ctl("ctl", "-s", control, "shutdown", "quick").returncode == 0
+        assert server.process is not None
+        server.process.wait(30)
+    assert re.search(r"master \d+: fast stop \(SIGINT\)", server.log_text()), server.log_text()
 
 
 def test_ctl_without_a_server_says_so(tmp_path: Path) -> None:

@@ -6,6 +6,11 @@ Sockets are non-blocking, a client gets ``timeout`` seconds and
 ``max_request`` bytes for its request, at most ``max_clients`` are served at
 once (more wait in the listen backlog), and every socket is closed in a
 freshly forked worker.
+
+Connections that say nothing must not keep a health check out: a load
+balancer's probe gives up after a second. So a client that has sent nothing
+is dropped after ``first_byte_timeout``, and when every place is taken the
+oldest such client makes room for the next connection.
 """
 
 from __future__ import annotations
@@ -21,14 +26,20 @@ __all__ = ["SocketService"]
 
 
 class _Client:
-    __slots__ = ("sock", "inbox", "outbox", "deadline", "answered")
+    __slots__ = ("sock", "inbox", "outbox", "accepted", "deadline", "answered")
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, sock: socket.socket, accepted: float, deadline: float) -> None:
         self.sock = sock
         self.inbox = bytearray()
         self.outbox = b""
+        self.accepted = accepted
         self.deadline = deadline
         self.answered = False
+
+    @property
+    def silent(self) -> bool:
+        """Nothing received yet (and so nothing to answer)."""
+        return not self.inbox and not self.answered
 
 
 class SocketService:
@@ -36,6 +47,7 @@ class SocketService:
 
     max_clients = 16
     timeout = 5.0
+    first_byte_timeout = 1.0
     max_request = 64 * 1024
 
     def __init__(self, listener: socket.socket, logger: logging.Logger | None = None) -> None:
@@ -62,7 +74,9 @@ class SocketService:
         self.arbiter = arbiter
 
     def watch(self) -> Iterator[tuple[int, int]]:
-        if self.listener.fileno() >= 0 and len(self._clients) < self.max_clients:
+        if self.listener.fileno() >= 0 and (
+            len(self._clients) < self.max_clients or self._oldest_silent() is not None
+        ):
             yield self.listener.fileno(), READ
         for fd, client in self._clients.items():
             yield fd, WRITE if client.answered else READ
@@ -98,8 +112,12 @@ class SocketService:
 
     # -- internals ------------------------------------------------------------------
 
+    def _oldest_silent(self) -> _Client | None:
+        silent = [c for c in self._clients.values() if c.silent]
+        return min(silent, key=lambda c: c.accepted) if silent else None
+
     def _accept(self) -> None:
-        while len(self._clients) < self.max_clients:
+        while len(self._clients) < self.max_clients or self._oldest_silent() is not None:
             try:
                 sock, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -108,7 +126,13 @@ class SocketService:
                 self.log.warning("%s: accept() failed: %s", type(self).__name__, exc)
                 return
             sock.setblocking(False)
-            self._clients[sock.fileno()] = _Client(sock, time.monotonic() + self.timeout)
+            if len(self._clients) >= self.max_clients:
+                oldest = self._oldest_silent()
+                assert oldest is not None
+                self._drop(oldest)  # a connection that said nothing makes room
+            now = time.monotonic()
+            deadline = now + min(self.first_byte_timeout, self.timeout)
+            self._clients[sock.fileno()] = _Client(sock, now, deadline)
 
     def _receive(self, client: _Client) -> None:
         try:
@@ -118,6 +142,8 @@ class SocketService:
         except OSError:
             self._drop(client)
             return
+        if data and not client.inbox:
+            client.deadline = client.accepted + self.timeout  # it spoke: the full time
         client.inbox += data
         if len(client.inbox) > self.max_request:
             reply: bytes | None = self.too_large()
