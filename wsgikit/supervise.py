@@ -32,6 +32,7 @@ from .process import (
     BOOT_ERROR_EXIT,
     Arbiter,
     Hooks,
+    ReloadRefused,
     StateListener,
     WorkerContext,
     WorkerPlan,
@@ -298,14 +299,19 @@ def _run_arbiter(
     )
 
     def reload() -> WorkerPlan:
-        new = reload_config() if reload_config is not None else config
-        for name in ("bind", "metrics_bind", "control_socket", "statsd_host"):
-            if getattr(new, name) != getattr(config, name):
-                logs.error.warning("a changed %s takes effect only after a restart", name)
-        # With preload_app the master's copy of the app is reused (as Gunicorn does);
-        # otherwise each new worker imports the app afresh. TLS files are read again.
-        compat_new = GunicornHooks(new, logs.error, previous=compat)
-        plan = _plan(new, spec, preloaded, listeners, logs, compat_new, boot_errors)
+        # A setting that cannot be used (a broken certificate, a bad config file) is
+        # one line in the log, as at start-up; the current workers keep serving.
+        try:
+            new = reload_config() if reload_config is not None else config
+            for name in ("bind", "metrics_bind", "control_socket", "statsd_host"):
+                if getattr(new, name) != getattr(config, name):
+                    logs.error.warning("a changed %s takes effect only after a restart", name)
+            # With preload_app the master's copy of the app is reused (as Gunicorn does);
+            # otherwise each new worker imports the app afresh. TLS files are read again.
+            compat_new = GunicornHooks(new, logs.error, previous=compat)
+            plan = _plan(new, spec, preloaded, listeners, logs, compat_new, boot_errors)
+        except ConfigError as exc:
+            raise ReloadRefused(str(exc)) from None
         running[0] = new
         if channel is not None:
             channel.emit("graceful_timeout", new.graceful_timeout)

@@ -172,3 +172,44 @@ def test_proxy_v2_in_front_of_tls(certs: Certs, worker_class: str) -> None:
         tls = certs.client_context().wrap_socket(raw, server_hostname="localhost")
         env = seen(s.port, sock=tls)
     assert (env["remote_addr"], env["scheme"]) == ("203.0.113.200", "https")
+
+
+def _flask_app() -> Any:
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("forwarded")
+
+    @app.route("/where")
+    def where() -> dict[str, str]:
+        request = flask.request
+        return {"host_url": request.host_url, "url": request.url, "host": request.host}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("headers", "host_url"),
+    [
+        (XFF, "https://shop.example:8443/"),
+        ("X-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n", "https://shop.example/"),
+        ("X-Forwarded-Host: [2001:db8::5]:8080\r\n", "http://[2001:db8::5]:8080/"),
+        ("X-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\n", "https://backend:8443/"),
+        ("X-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n", "https://backend/"),
+    ],
+)
+def test_a_flask_app_sees_the_forwarded_host(
+    worker_class: str, headers: str, host_url: str
+) -> None:
+    with serving(_flask_app(), worker_class=worker_class) as s, RawClient(s.port) as client:
+        client.send(f"GET /where HTTP/1.1\r\nHost: backend:8000\r\n{headers}\r\n".encode())
+        response = client.read_response()
+    assert response.status == 200, response
+    seen = json.loads(response.body)
+    assert seen["host_url"] == host_url
+    assert seen["url"] == host_url + "where"
+
+
+def test_a_forwarded_host_from_an_untrusted_peer_leaves_the_host_alone() -> None:
+    with serving(_flask_app(), forwarded_allow_ips="10.1.1.1") as s, RawClient(s.port) as client:
+        client.send(b"GET /where HTTP/1.1\r\nHost: backend:8000\r\n" + XFF.encode() + b"\r\n")
+        response = client.read_response()
+    assert json.loads(response.body)["host_url"] == "http://backend:8000/"

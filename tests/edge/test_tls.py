@@ -4,6 +4,7 @@ with plain HTTP or a failed handshake; the handshake never blocks other connecti
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import ssl
 import subprocess
@@ -14,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import trustme
 
 from wsgikit.server.tls import make_ssl_context
 from wsgikit.testing import LiveServer
@@ -263,3 +265,47 @@ def test_a_certificate_without_its_key_is_named(certs: Certs) -> None:
     with pytest.raises(TLSSetupError, match="no private key in .*set keyfile") as info:
         make_ssl_context(certs.certfile)
     assert info.value.parameter == "keyfile"
+
+
+def _issue(where: Path) -> trustme.CA:
+    """A new CA and a certificate for localhost from it, written to cert.pem/key.pem."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(where / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(where / "key.pem"))
+    return ca
+
+
+def _trusts(ca: trustme.CA, port: int) -> bool:
+    """Whether a client that trusts only ``ca`` completes a handshake with the server."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with socket.create_connection(("127.0.0.1", port), 10) as raw:
+        try:
+            context.wrap_socket(raw, server_hostname="localhost").close()
+        except ssl.SSLCertVerificationError:
+            return False
+    return True
+
+
+def test_hup_reads_the_certificate_again_and_a_broken_one_is_one_line(tmp_path: Path) -> None:
+    first = _issue(tmp_path)
+    certfile, keyfile = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    with LiveServer("tests.apps:whoami", workers=1, certfile=certfile, keyfile=keyfile) as server:
+        assert _trusts(first, server.port)
+        # Rotation: new files at the same paths, then HUP; the new workers use them.
+        second = _issue(tmp_path)
+        server.reload()
+        assert _trusts(second, server.port) and not _trusts(first, server.port)
+        # A broken certificate at HUP: one line, and the workers keep serving.
+        (tmp_path / "cert.pem").write_text("not a certificate\n")
+        server.signal(signal.SIGHUP)
+        log = server.wait_for_log("reload failed")
+        assert "Traceback" not in log, log
+        (line,) = [line for line in log.splitlines() if "reload failed" in line]
+        assert line.endswith(
+            f"reload failed: setting 'certfile': no PEM certificate in {certfile!r}; "
+            "keeping the current workers"
+        ), line
+        assert _trusts(second, server.port)
+        assert server.get("/").status == 200

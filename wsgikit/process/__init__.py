@@ -16,7 +16,7 @@ from wsgikit.process.parent_death import (
     set_parent_death_signal,
     watch_parent,
 )
-from wsgikit.process.plan import BOOT_ERROR_EXIT, WorkerPlan
+from wsgikit.process.plan import BOOT_ERROR_EXIT, ReloadRefused, WorkerPlan
 from wsgikit.process.posix import (
     PidfileError,
     UserError,
@@ -39,6 +39,7 @@ __all__ = [
     "KillStage",
     "MasterState",
     "PidfileError",
+    "ReloadRefused",
     "StateListener",
     "SystemdNotify",
     "UserError",

@@ -31,7 +31,7 @@ from wsgikit.process.master_workers import (
     format_stats,
 )
 from wsgikit.process.memory import resident_memory
-from wsgikit.process.plan import BOOT_ERROR_EXIT, WorkerPlan
+from wsgikit.process.plan import BOOT_ERROR_EXIT, ReloadRefused, WorkerPlan
 from wsgikit.process.proctitle import master_title, set_proc_title, worker_title
 from wsgikit.process.shared_slot import WorkerSlot
 from wsgikit.process.worker_context import WorkerContext
@@ -521,6 +521,9 @@ class Arbiter:
         else:
             try:
                 plan = self._reload()
+            except ReloadRefused as exc:
+                self.log.error("reload failed: %s; keeping the current workers", exc)
+                return
             except Exception:
                 self.log.exception("reload failed; keeping the current workers")
                 return

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
 BOOT_ERROR_EXIT = 3
 
 
+class ReloadRefused(Exception):
+    """Raised by an arbiter's ``reload()`` to refuse a reload for a reason that fits one
+    line (a setting that cannot be used): the arbiter logs that line, without a
+    traceback, and keeps the current workers. Any other exception is logged with its
+    traceback."""
+
+
 @dataclass(frozen=True)
 class WorkerPlan:
     """Everything a generation of workers needs.

@@ -176,6 +176,30 @@ class Forwarding:
             environ["SERVER_NAME"] = info.server_name
         if info.server_port is not None:
             environ["SERVER_PORT"] = str(info.server_port)
+        if info.server_name is not None or info.server_port is not None:
+            _forwarded_host(environ, info.server_name, info.server_port)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _forwarded_host(environ: dict[str, Any], name: str | None, port: int | None) -> None:
+    """``HTTP_HOST`` as the client used it, from what a trusted proxy forwarded.
+
+    Frameworks (Flask, Django, WebOb) read ``HTTP_HOST`` before ``SERVER_NAME``,
+    so setting only the latter would not reach them; Werkzeug's ProxyFix sets
+    both too. A forwarded port without a host goes with the Host the proxy sent;
+    the scheme's default port is left out, as a client leaves it out.
+    """
+    if name is None:
+        host = environ.get("HTTP_HOST")
+        if not host:
+            return
+        name = host if host.endswith("]") or ":" not in host else host.rsplit(":", 1)[0]
+    if port is None or port == _DEFAULT_PORTS.get(environ["wsgi.url_scheme"]):
+        environ["HTTP_HOST"] = name
+    else:
+        environ["HTTP_HOST"] = f"{name}:{port}"
 
 
 def proxy_gate(
