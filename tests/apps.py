@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import unquote
 
 StartResponse = Callable[..., Any]
 
@@ -115,7 +116,7 @@ def events(environ: dict[str, Any], start_response: StartResponse) -> Iterator[b
 def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     """Who the server says the client is, and how it was reached; ``/status/N`` answers N;
     ``/grow/MB`` keeps MB more mebibytes alive in this process; ``/big/N`` sends N bytes;
-    ``/sleep/S`` answers after S seconds;
+    ``/sleep/S`` answers after S seconds; ``/gated?PATH`` streams in two pieces (see _gated);
     a body is read and its size reported."""
     path = environ["PATH_INFO"]
     size = len(environ["wsgi.input"].read())
@@ -127,6 +128,8 @@ def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
         _HELD.append(b"\x01" * (int(path.rsplit("/", 1)[1]) * 2**20))  # touched: resident
     if path.startswith("/sleep/"):
         time.sleep(float(path.rsplit("/", 1)[1]))
+    if path == "/gated":
+        return _gated(start_response, unquote(environ.get("QUERY_STRING", "")))
     if path.startswith("/big/"):
         count = int(path.rsplit("/", 1)[1])
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
@@ -147,6 +150,21 @@ def whoami(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
 
 
 _HELD: list[bytes] = []  # what /grow keeps alive (a leak on purpose)
+
+
+def _gated(start_response: StartResponse, gate: str) -> Iterator[bytes]:
+    """``/gated?PATH``: sends ``first``, then waits (at most 20 s) for the file PATH to exist
+    before it sends ``second``: a client that sees ``first`` before it makes the file saw
+    the response in pieces, while the app was still running."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"first\n"
+    deadline = time.monotonic() + 20
+    while not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            yield b"the gate never opened\n"
+            return
+        time.sleep(0.01)
+    yield b"second\n"
 
 
 def hop_by_hop(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -76,6 +76,11 @@ class RawClient:
         data, self.buf = self.buf[:size], self.buf[size:]
         return data
 
+    def read_until(self, marker: bytes, timeout: float | None = None) -> bytes:
+        """Everything up to and including ``marker`` (e.g. a piece of a streamed body)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        return self._until(marker, deadline, repr(marker))
+
     def read_until_close(self, timeout: float | None = None) -> bytes:
         """Everything until the server closes the connection."""
         deadline = time.monotonic() + (timeout or self.timeout)

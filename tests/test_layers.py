@@ -10,6 +10,10 @@ against the arrows the design allows:
 - ``process/`` nothing of ``http/``, ``wsgi/``, ``server/``, the settings or the facade;
 - ``server/`` never the settings layer (``config``, ``config_sources``), the CLI,
   the facade, ``supervise``, ``translate`` or the test helpers: it takes its own options;
+- ``observe/`` (what the master shows) sits above ``process/`` and ``http/``, beside
+  the facade: it imports only those two, never the settings (its callers hand it the
+  config as a mapping), the server, the facade or the entry points; and neither
+  ``process/`` nor ``server/`` imports it;
 - ``config`` imports no layer; ``binds`` nothing of wsgikit;
 - no two modules import each other, directly or through others.
 """
@@ -34,6 +38,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "wsgikit.wsgi": ("wsgikit.wsgi", "wsgikit.http"),
     "wsgikit.binds": (),
     "wsgikit.config": ("wsgikit.binds",),
+    "wsgikit.observe": ("wsgikit.observe", "wsgikit.http", "wsgikit.process"),
 }
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "wsgikit.process": (
@@ -48,6 +53,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "wsgikit.cli",
         "wsgikit.logs",
         "wsgikit.testing",
+        "wsgikit.observe",
     ),
     "wsgikit.server": (
         "wsgikit.config",
@@ -60,6 +66,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "wsgikit.testing",
         "wsgikit.pytest_plugin",
         "wsgikit.process",
+        "wsgikit.observe",
     ),
 }
 
@@ -204,13 +211,17 @@ def test_server_takes_its_own_options_not_the_config() -> None:
         ("server/bad.py", "from ..config import Config\n", "wsgikit.server.bad"),
         ("server/bad.py", "from .. import facade\n", "wsgikit.server.bad"),
         ("config.py", "from .server import ServerOptions\n", "wsgikit.config"),
+        ("observe/bad.py", "from ..config import Config\n", "wsgikit.observe.bad"),
+        ("observe/bad.py", "from wsgikit.server import sync\n", "wsgikit.observe.bad"),
+        ("process/bad.py", "from ..observe import status\n", "wsgikit.process.bad"),
+        ("server/bad.py", "import wsgikit.observe.status\n", "wsgikit.server.bad"),
     ],
 )
 def test_a_forbidden_import_is_reported(
     tmp_path: Path, path: str, source: str, needle: str
 ) -> None:
     root = tmp_path / "wsgikit"
-    for package in ("", "http", "wsgi", "server", "process"):
+    for package in ("", "http", "wsgi", "server", "process", "observe"):
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     for module in (
@@ -220,6 +231,7 @@ def test_a_forbidden_import_is_reported(
         "wsgi/call.py",
         "http/limits.py",
         "server/factory.py",
+        "observe/status.py",
     ):
         (root / module).write_text("")
     (root / path).write_text(source)
