@@ -42,7 +42,7 @@ def render() -> str:
             ]
         flags = ", ".join(f"`{f}`" for f in spec.flags) or "config file only"
         default = defaults[spec.name]
-        lines.append(f"| `{spec.name}` | {flags} | `{default!r}` | {spec.help} |")
+        lines.append(f"| `{spec.name}` | {flags} | `{spec.show(default)}` | {spec.help} |")
         nxt = list(SETTINGS).index(spec.name) + 1
         if nxt == len(SETTINGS) or list(SETTINGS.values())[nxt].section != section:
             lines.append("")

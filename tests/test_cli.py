@@ -360,3 +360,10 @@ def test_bad_forwarded_allow_ips_from_the_environment_exits_2() -> None:
     assert status.returncode == 1
     assert "forwarded_allow_ips" not in status.stderr
     one_error_line(status)
+
+
+def test_modes_and_masks_are_shown_in_octal() -> None:
+    values = printed(run("--print-config", "--umask", "027", "--control-socket-mode", "0o660"))
+    assert (values["umask"], values["control_socket_mode"]) == ("0o27", "0o660")
+    reference = (ROOT / "docs" / "settings.md").read_text()
+    assert "| `control_socket_mode` | `--control-socket-mode` | `0o600` |" in reference

@@ -182,13 +182,13 @@ def load_config(
 
 def _print_config(config: Config) -> None:
     """Every setting as it will be used: defaults resolved (the worker count, the worker
-    class), the umask in octal, hooks by name."""
+    class), modes and masks in octal, hooks by name."""
     resolved = {"workers": config.resolved_workers, "worker_class": config.resolved_worker_class}
     for name, value in config.as_dict().items():
         value = resolved.get(name, value)
         if callable(value):
             value = getattr(value, "__qualname__", repr(value))
-        text = oct(value) if name == "umask" and value is not None else repr(value)
+        text = SETTINGS[name].show(value) if name in SETTINGS else repr(value)
         print(f"{name:26} = {text}")
 
 

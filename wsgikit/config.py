@@ -355,6 +355,13 @@ class Setting:
     cli: bool = True
     const: Any = None  # the value of a flag given without one (argparse nargs="?")
 
+    def show(self, value: Any) -> str:
+        """``value`` as people write it: file modes and masks in octal (``0o600``)."""
+        octal = self.convert in (_umask, _opt_umask)
+        if octal and isinstance(value, int) and not isinstance(value, bool):
+            return oct(value)
+        return repr(value)
+
 
 def setting(
     default: Any,
@@ -794,7 +801,8 @@ class Config:
         None,
         "--control-socket",
         metavar="PATH",
-        help="Unix socket of the control interface (wsgikit ctl); off by default.",
+        help="Unix socket of the control interface (wsgikit ctl), in a directory that "
+        "exists; off by default.",
         convert=_opt_str,
         section="status and metrics",
     )

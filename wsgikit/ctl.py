@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .config import ConfigError
+from .config import SETTINGS, ConfigError
 from .config_sources import discover_config_file, load_config_file
 from .observe import ControlError, send_command
 from .observe.control import COMMANDS
@@ -195,7 +195,10 @@ def render(command: str, args: list[str], data: Any) -> str:
     if command == "show" and what == "listeners":
         return "\n".join(data["listeners"])
     if command == "show" and what == "config":
-        return "\n".join(f"{k:26} = {v!r}" for k, v in data["config"].items())
+        return "\n".join(
+            f"{k:26} = {SETTINGS[k].show(v) if k in SETTINGS else repr(v)}"
+            for k, v in data["config"].items()
+        )
     if command == "help":
         return "\n".join(f"{name:26} {what}" for name, what in data.items())
     if isinstance(data, Mapping):

@@ -66,6 +66,7 @@ def metrics(port: int) -> dict[str, float]:
 
 @pytest.fixture
 def control(tmp_path: Path) -> str:
+    (tmp_path / "run").mkdir()
     return str(tmp_path / "run" / "wsgikit.ctl")
 
 
@@ -185,6 +186,8 @@ def test_every_ctl_command_the_docs_list(control: str, tmp_path: Path) -> None:
         assert "PID" not in stats.stdout
         config = ctl("ctl", "-s", control, "--json", "show", "config")
         assert json.loads(config.stdout)["config"]["control_socket"] == control
+        table = ctl("ctl", "-s", control, "show", "config").stdout.splitlines()
+        assert "control_socket_mode        = 0o600" in table
         # A reader that leaves early (``| head``) is no error: no traceback, exit 0. Here
         # the pipe's reader is gone before the command writes, so every write fails.
         read_end, write_end = os.pipe()
@@ -236,6 +239,19 @@ def test_every_ctl_command_the_docs_list(control: str, tmp_path: Path) -> None:
         assert server.process is not None
         server.process.wait(30)
     assert re.search(r"master \d+: fast stop \(SIGINT\)", server.log_text()), server.log_text()
+
+
+def test_a_control_socket_in_a_missing_directory_is_one_line_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing" / "deeper"
+    proc = ctl("tests.apps:whoami", "-b", "127.0.0.1:0", "--control-socket", f"{missing}/w.ctl")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"wsgikit: error: setting 'control_socket': cannot listen on {missing}/w.ctl: "
+        f"no directory {missing} (create it first; systemd: RuntimeDirectory=)"
+    ]
+    assert not (tmp_path / "missing").exists()
 
 
 def test_ctl_without_a_server_says_so(tmp_path: Path) -> None:

@@ -54,10 +54,13 @@ def open_control_socket(path: str, mode: int = 0o600) -> socket.socket:
     """Listen on the unix socket ``path`` with permissions ``mode`` from its creation.
 
     A stale socket file (nobody listening) is replaced; a live one is an error,
-    as is a path that is not a socket.
+    as is a path that is not a socket, or a directory that does not exist: which
+    directories a server may create, with which owner and mode, is its
+    administrator's choice (systemd's ``RuntimeDirectory=``), not ours.
     """
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, mode=0o700, exist_ok=True)
+    if not os.path.isdir(parent):
+        raise OSError(f"no directory {parent} (create it first; systemd: RuntimeDirectory=)")
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             raise OSError(f"{path} exists and is not a socket")
