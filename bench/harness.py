@@ -26,12 +26,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bench.loadgen import ERROR_KINDS, LoadGen, LoadGenError, LoadResult, Request, choose
 from bench.probe import Prober
 from bench.procstat import busiest_share, cpu_sample, worker_rss_mib
+from bench.scrape import Scraper
 from bench.servers import (
     HOST,
     REPO_ROOT,
@@ -48,6 +49,7 @@ SERVERS = ("wsgikit", "gunicorn", "h11-loop")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PROBE_SLOW_MS = 1000.0  # a fresh connection waiting longer than this is reported
 LOPSIDED = 0.9  # one worker with this share of the work or more: the burst went to it
+OBSERVE_COST = 1.05  # CPU/request with status and metrics on, at most this times off
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,19 @@ class Contestant:
     server: str
     model: str
     threads: int = 1
+    observe: bool = False  # status and metrics on, and read during the runs (--observe)
 
     @property
     def label(self) -> str:
+        suffix = " +observe" if self.observe else ""
         if self.server == "h11-loop":
             return "h11-loop"
         if self.model == "sync":
-            return f"{self.server} sync"
+            return f"{self.server} sync{suffix}"
         if self.server == "wsgikit" and self.threads == 1:
-            return "wsgikit default"
+            return f"wsgikit default{suffix}"
         kind = "gthread" if self.server == "gunicorn" else "threaded"
-        return f"{self.server} {kind} x{self.threads}"
+        return f"{self.server} {kind} x{self.threads}{suffix}"
 
 
 WK_DEFAULT = Contestant("wsgikit", "threaded", 1)
@@ -170,6 +174,7 @@ class Run:
     busiest: float | None = None  # the busiest worker's share of the workers' CPU time
     background: dict[str, int] | None = None
     probe: dict[str, float | int | None] | None = None
+    scrapes: dict[str, int] | None = None  # --observe: metrics/health/status reads
 
     @property
     def cpu_us_per_request(self) -> float | None:
@@ -188,6 +193,7 @@ class Run:
             "busiest_worker_share": self.busiest,
             "background": self.background,
             "probe": self.probe,
+            "scrapes": self.scrapes,
             "result": self.result.to_json() if self.result else None,
         }
 
@@ -218,13 +224,15 @@ class Settings:
     wsgikit_cmd: str
     gunicorn_cmd: str
     loadgen: LoadGen
+    observe: bool = False  # each wsgikit contestant also runs with status and metrics on
+    scrape_interval: float = 1.0
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
     shown: set[str] = field(default_factory=set)  # server outputs already printed once
 
     def spec(self, who: Contestant, scenario: Scenario) -> ServerSpec:
         if who.server == "wsgikit":
             return wsgikit_spec(
-                self.wsgikit_cmd, scenario.app, who.model, self.workers, who.threads
+                self.wsgikit_cmd, scenario.app, who.model, self.workers, who.threads, who.observe
             )
         if who.server == "gunicorn":
             return gunicorn_spec(
@@ -236,7 +244,15 @@ class Settings:
         return self.connections or scenario.connections
 
     def contestants(self, scenario: Scenario) -> list[Contestant]:
-        return [c for c in scenario.contestants if c.server in self.servers]
+        """The scenario's contestants this run has servers for; with ``observe``, each
+        wsgikit one twice, without and with its status and metrics on."""
+        chosen = []
+        for who in scenario.contestants:
+            if who.server in self.servers:
+                chosen.append(who)
+                if self.observe and who.server == "wsgikit":
+                    chosen.append(replace(who, observe=True))
+        return chosen
 
 
 # --- background clients -------------------------------------------------------------------
@@ -309,6 +325,11 @@ def measure(server: Server, cfg: Settings, scenario: Scenario, run: Run) -> None
                 run.background = {}
                 stack.enter_context(background_clients(server.port, cfg, run.background))
             prober = stack.enter_context(Prober(server.port, cfg.loadgen.timeout_s))
+            scraper = None
+            if server.spec.observe:
+                scraper = stack.enter_context(
+                    Scraper(server.metrics_port, server.control_path, cfg.scrape_interval)
+                )
             before = cpu_sample(server.pid)
             run.result = cfg.loadgen.run(
                 server.url, cfg.duration, cfg.connections_for(scenario), scenario.request
@@ -317,6 +338,7 @@ def measure(server: Server, cfg: Settings, scenario: Scenario, run: Run) -> None
         run.cpu_s = after.total - before.total
         run.busiest = busiest_share(before, after)
         run.probe = prober.summary()
+        run.scrapes = dict(scraper.counts) if scraper is not None else None
     except LoadGenError as err:
         run.note = f"load generator failed: {err}"
     if not server.alive():
@@ -340,7 +362,7 @@ def start(spec: ServerSpec, cfg: Settings, key: tuple[str, str]) -> Server | Non
         cfg.shown.add(output)
         print(
             f"  SKIPPING {key[0]} for {key[1]}: {first}\n{output}\n"
-            f"    command: {' '.join(spec.command(server.port))}",
+            f"    command: {' '.join(server.command())}",
             file=sys.stderr,
         )
         return None
@@ -421,7 +443,7 @@ def run_starts(cfg: Settings, starts: list[Start]) -> None:
 
 
 def print_run(run: Run) -> None:
-    label = f"  [{run.scenario} round {run.round}] {run.contestant:<20}"
+    label = f"  [{run.scenario} round {run.round}] {run.contestant:<28}"
     res = run.result
     if res is None:
         print(f"{label} {run.note}")
@@ -431,8 +453,10 @@ def print_run(run: Run) -> None:
         pr = run.probe
         errors += f"  new conns {pr['answered']}/{pr['sent']}"
     bg = ""
+    if run.scrapes is not None:
+        bg += f"  scrapes {run.scrapes['scrapes'] - run.scrapes['failed']}/{run.scrapes['scrapes']}"
     if run.background is not None:
-        bg = "  | slow answered {}, idle answered {}".format(
+        bg += "  | slow answered {}, idle answered {}".format(
             _count(run.background, "slow_answered_"), _count(run.background, "idle_answered_")
         )
     print(
@@ -511,6 +535,13 @@ def summarize(runs: list[Run]) -> tuple[list[Summary], list[str]]:
         )
         rows.append(row)
         findings += _findings(row, {r.note for r in mine if r.note})
+        failed = sum(r.scrapes["failed"] for r in mine if r.scrapes)
+        if failed:
+            scrapes = sum(r.scrapes["scrapes"] for r in mine if r.scrapes)
+            findings.append(
+                f"{scenario}: {contestant}: {failed} of {scrapes} reads of /metrics, /healthz "
+                "or the control socket failed during the runs"
+            )
     return rows, findings
 
 
@@ -589,6 +620,23 @@ def verdicts(rows: list[Summary], starts: list[Start], cfg: Settings) -> list[Ve
                         None if ratio is None else ratio <= 1.0,
                     )
                 )
+    if cfg.observe:
+        # What status and metrics cost the request path: the same contestant, on and off.
+        for scenario in cfg.scenarios:
+            for who in ALL_WSGIKIT:
+                off = by.get((scenario.name, who.label))
+                on = by.get((scenario.name, replace(who, observe=True).label))
+                if off is None or on is None:
+                    continue
+                ratio = _ratio(on.cpu_us, off.cpu_us)
+                out.append(
+                    Verdict(
+                        f"{scenario.name}: {who.label} CPU/request, status and metrics on vs off",
+                        ratio,
+                        OBSERVE_COST,
+                        None if ratio is None else ratio <= OBSERVE_COST,
+                    )
+                )
     sleep = by.get(("sleep", WK_THREADS.label))
     if sleep is not None:
         ceiling = cfg.workers * WK_THREADS.threads * 100
@@ -651,11 +699,11 @@ def print_summary(
             scen = SCENARIOS[current]
             print(f"\n{current}: {scen.description}; {cfg.connections_for(scen)} connections")
             print(
-                f"  {'contestant':<22}{'req/s':>9}{'CPU us/req':>12}{'p50 ms':>9}{'p99 ms':>9}"
+                f"  {'contestant':<30}{'req/s':>9}{'CPU us/req':>12}{'p50 ms':>9}{'p99 ms':>9}"
                 f"{'busiest':>9}{'errors':>8}{'answered':>10}{'new conns':>11}"
             )
         print(
-            f"  {row.contestant:<22}{_num(row.rps, 0):>9}{_num(row.cpu_us, 0):>12}"
+            f"  {row.contestant:<30}{_num(row.rps, 0):>9}{_num(row.cpu_us, 0):>12}"
             f"{_num(row.p50_ms):>9}{_num(row.p99_ms):>9}{_pct(row.busiest):>9}"
             f"{sum(row.errors.values()):>8}{f'{row.answered}/{row.measured}':>10}"
             f"{f'{row.probes_answered}/{row.probes_sent}':>11}"
@@ -721,6 +769,7 @@ def write_json(
         "connections": {s.name: cfg.connections_for(s) for s in cfg.scenarios},
         "servers": cfg.servers,
         "wsgikit_cmd": cfg.wsgikit_cmd,
+        "observe": cfg.observe,
         "gunicorn_cmd": cfg.gunicorn_cmd,
     }
     doc = {
@@ -832,6 +881,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="command that starts Gunicorn (flags are appended)",
     )
     add(
+        "--observe",
+        action="store_true",
+        help="also run each wsgikit contestant with its status and metrics on "
+        "(--metrics-bind and --control-socket, each server on addresses of its own), "
+        "read during the runs as Prometheus, a probe and `wsgikit status` would: "
+        "the cost of observing, on and off in the same run",
+    )
+    add(
+        "--scrape-interval",
+        type=float,
+        default=1.0,
+        help="with --observe: seconds between reads of /metrics, /healthz and the "
+        "control socket (default 1)",
+    )
+    add(
         "--no-install",
         action="store_true",
         help="do not pip-install gunicorn/h11 into this environment when missing",
@@ -849,6 +913,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     at_least_1 = (args.workers, args.connections, args.rounds, args.duration)
     if min(v for v in (*at_least_1, args.timeout) if v is not None) < 1 or (args.warmup or 0) < 0:
         parser.error("--workers/--connections/--rounds/--duration/--timeout must be >= 1")
+    if not args.scrape_interval > 0:
+        parser.error("--scrape-interval must be > 0")
     args.scenario_list = [SCENARIOS[n] for n in dict.fromkeys(names)]
     args.server_list = servers
     return args
@@ -897,6 +963,8 @@ def main(argv: list[str] | None = None) -> int:
         wsgikit_cmd=args.wsgikit_cmd,
         gunicorn_cmd=args.gunicorn_cmd,
         loadgen=loadgen,
+        observe=args.observe,
+        scrape_interval=args.scrape_interval,
     )
     started = time.time()
     runs: list[Run] = []

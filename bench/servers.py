@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,18 +32,22 @@ class ServerSpec:
 
     name: str  # "wsgikit" or "gunicorn"
     argv: tuple[str, ...]
+    observe: bool = False  # wsgikit with --metrics-bind and --control-socket (bench/scrape.py)
 
     def command(self, port: int) -> list[str]:
         return [*self.argv, "-b", f"{HOST}:{port}"]
 
 
-def wsgikit_spec(prefix: str, app: str, model: str, workers: int, threads: int) -> ServerSpec:
-    """wsgikit's Gunicorn-compatible CLI; ``model`` is "sync" or "threaded"."""
+def wsgikit_spec(
+    prefix: str, app: str, model: str, workers: int, threads: int, observe: bool = False
+) -> ServerSpec:
+    """wsgikit's Gunicorn-compatible CLI; ``model`` is "sync" or "threaded"; ``observe``
+    turns its status and metrics on (their addresses are chosen at each launch)."""
     argv = [*shlex.split(prefix), app, "-w", str(workers), "--worker-class", model]
     if model == "threaded":
         argv += ["--threads", str(threads)]
     argv += ["--log-level", "warning", "--keep-alive", "2"]
-    return ServerSpec("wsgikit", tuple(argv))
+    return ServerSpec("wsgikit", tuple(argv), observe)
 
 
 def gunicorn_spec(prefix: str, app: str, model: str, workers: int, threads: int) -> ServerSpec:
@@ -90,8 +95,13 @@ class Server:
         self.spec = spec
         self.port = 0
         self.startup_s = 0.0  # from launch to the first 200 answer
+        # With spec.observe: where its metrics listener and control socket are. Each
+        # launch gets a port and a directory of its own, so servers never collide.
+        self.metrics_port = 0
+        self.control_path = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._control_dir: str | None = None
 
     @property
     def pid(self) -> int:
@@ -134,14 +144,27 @@ class Server:
                 self.stop()
                 raise
 
+    def command(self) -> list[str]:
+        """The command line of this launch (the spec's, with this launch's addresses)."""
+        command = self.spec.command(self.port)
+        if self.spec.observe:
+            command += ["--metrics-bind", f"{HOST}:{self.metrics_port}"]
+            command += ["--control-socket", self.control_path]
+        return command
+
     def _launch(self) -> None:
+        if self.spec.observe:
+            self.metrics_port = free_port()
+            if self._control_dir is None:
+                self._control_dir = tempfile.mkdtemp(prefix="wsgikit-bench-")
+            self.control_path = os.path.join(self._control_dir, "wsgikit.ctl")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         self._log = tempfile.TemporaryFile()
         try:
             self._proc = subprocess.Popen(
-                self.spec.command(self.port),
+                self.command(),
                 cwd=REPO_ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -201,6 +224,9 @@ class Server:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
 
 
 def indent(text: str, prefix: str = "    | ") -> str:

@@ -4,6 +4,7 @@ oldest silent one makes room (a Kubernetes probe gives up after one second)."""
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import time
@@ -127,3 +128,13 @@ def test_healthz_answers_at_once_while_idle_connections_hold_the_listener() -> N
             for sock in idle:
                 sock.close()
     print(f"\n/healthz behind 32 idle connections: {took * 1000:.0f} ms")
+
+
+def test_metrics_bind_on_port_0_picks_a_free_port_and_logs_it() -> None:
+    with LiveServer("tests.apps:whoami", workers=1, metrics_bind="127.0.0.1:0") as server:
+        log = server.wait_for_log("Metrics at: ")
+        found = re.search(r"Metrics at: http://127\.0\.0\.1:(\d+)/metrics", log)
+        assert found, log
+        port = int(found.group(1))
+        assert port != 0
+        assert fetch(port, "/healthz") == (200, "ok\n")
