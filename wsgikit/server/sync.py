@@ -7,10 +7,13 @@ within ``header_timeout``, an idle keep-alive connection is closed after
 ``keepalive`` seconds, a stalled body read fails after ``body_timeout`` and a
 stalled response write after ``write_timeout``.
 
-A graceful stop finishes the connection being served (its keep-alive ends
-there) and then answers the connections already waiting in the listen
-backlog, one after another with ``Connection: close``: they were received
-before the stop, and closing the listeners would reset them.
+A graceful stop finishes the connection being served and then answers the
+connections already waiting in the listen backlog, one after another with
+``Connection: close``: they were received before the stop, and closing the
+listeners would reset them. A keep-alive connection is not closed under its
+client: a request that comes on it within ``drain_window`` is answered (with
+``Connection: close``), and only a connection quiet for that long is closed,
+with a lingering close.
 
 The client socket is non-blocking: a send or receive goes straight to the
 kernel and the worker only polls when it would block. Every wait is cut in
@@ -51,6 +54,7 @@ __all__ = ["SyncServer", "SocketTransport"]
 _RECV = 65536
 _DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection alive
 _CLOSE_GRACE = 0.02  # seconds to wait for a request already on its way before closing
+_FRESH_GRACE = 1.0  # seconds a just-accepted connection gets to send its request at a stop
 _BEAT = 1.0  # longest wait without a heartbeat
 
 
@@ -316,9 +320,8 @@ class SyncServer(WorkerLoop):
         finally:
             # Unread input (a request crossing our Connection: close, or pipelined
             # behind it) would make close() send a reset, which can destroy the
-            # answer before the client reads it; at a stop the same goes for a
-            # request on its way. So linger then (the worker is leaving anyway).
-            if self._stopping or _has_input(client):
+            # answer before the client reads it: linger then.
+            if _has_input(client):
                 linger_close(client)
             client.close()
 
@@ -360,8 +363,9 @@ class SyncServer(WorkerLoop):
                 idle = head_deadline is None and not fresh and not self._stopping
                 deadline = idle_deadline if head_deadline is None else head_deadline
                 if self._stopping:
-                    deadline = min(deadline, time.monotonic() + self.drain_window)
-                grace = self.drain_window if fresh else math.inf
+                    window = _FRESH_GRACE if fresh else self.drain_window
+                    deadline = min(deadline, time.monotonic() + window)
+                grace = _FRESH_GRACE if fresh else math.inf
                 if not receive(
                     conn,
                     client,
@@ -375,6 +379,10 @@ class SyncServer(WorkerLoop):
                         continue  # woken by the stop: wait on as a stopping worker
                     if head_deadline is not None and time.monotonic() >= deadline:
                         self._reject(client, ProtocolError("request head timed out", 408), tls)
+                    elif self._stopping and not fresh:
+                        # Quiet for the whole drain window: a request that crosses our
+                        # FIN now is met with the end of the stream, not a reset.
+                        linger_close(client)
                     return
                 continue
             if event is CONNECTION_CLOSED or not isinstance(event, Request):
@@ -461,8 +469,8 @@ class SyncServer(WorkerLoop):
         while gate is not None or (tls is not None and not tls.established):
             if not data:
                 ready = wait.readable(deadline - time.monotonic())
-                if ready is None:  # a stop: this connection gets the drain window
-                    deadline = min(deadline, time.monotonic() + self.drain_window)
+                if ready is None:  # a stop: this connection gets a short grace
+                    deadline = min(deadline, time.monotonic() + _FRESH_GRACE)
                     continue
                 if not ready:
                     self.logger.debug("connection from %s: nothing usable in time", remote)

@@ -118,6 +118,7 @@ _SWEEP = 0.1  # seconds between timeout checks
 _HEARTBEAT = 0.5  # seconds between monitor.notify() calls
 _LINGER = 0.5  # seconds an error response is given before the socket closes
 _STOP_JOIN = 1.0  # seconds a fast stop waits for app threads
+_FRESH_GRACE = 1.0  # seconds a never-used connection gets to send its request at a stop
 
 
 class _EmptyBody:
@@ -487,11 +488,13 @@ class ThreadedServer(WorkerLoop):
         # A connection between requests (idle keep-alive, or accepted a moment ago)
         # may have a request on its way: closing now would reset it. It gets the
         # drain window; what comes meanwhile is answered with Connection: close.
+        # (One that never asked anything gets a shorter grace for its first request.)
         for conn in list(self._conns.values()):
             if conn.phase in _OPENING or (
                 conn.phase is _Phase.HEAD and not conn.paused and not conn.http.buffered_head
             ):
-                conn.deadline = min(conn.deadline, now + self.drain_window)
+                grace = self.drain_window if conn.served else _FRESH_GRACE
+                conn.deadline = min(conn.deadline, now + grace)
 
     # ---------------------------------------------------------- accepting
 
