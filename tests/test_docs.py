@@ -1,5 +1,6 @@
 """The docs are kept true: the settings reference is generated from the declarations,
-and every Python snippet in README.md and docs/ runs."""
+every Python snippet in README.md and docs/ runs, and so does every shell snippet of
+README.md and of the pages that say all their snippets run."""
 
 from __future__ import annotations
 
@@ -273,6 +274,166 @@ def test_snippet_runs(snippet: Snippet, tmp_path: Path) -> None:
             timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --------------------------------------------------------------- shell snippets
+#
+# A ```sh block marked <!-- snippet: sh --> runs line by line (a trailing "# comment"
+# is dropped) in a scratch directory holding a `myapp.py` (`application` and
+# `create_app()`, the hello-world app), with wsgikit's console script on PATH:
+#   - installing this checkout (`python3 -m pip install -e .` or `-e ".[extra]"`) is
+#     not done again (it would repoint the installed package; .ci/run installs it
+#     so): the extras named must exist;
+#   - a line .ci/run runs as it is (its `-q` aside) is left to CI, which runs it;
+#   - a `--help`, `--version`, `--check-config` or `--print-config` line must exit 0;
+#   - any other line must serve: port 8000 (and 0.0.0.0) become 127.0.0.1 and a free
+#     port, which is also the default bind ($WSGIKIT_BIND); it must answer GET / with
+#     200, then stop on SIGTERM with status 0.
+# <!-- snippet: sh pytest --> runs its `pytest ...` line in a project made of the page's
+# conftest and pytest snippets above it; pytest must pass.
+
+SH_FENCE = re.compile(r"(?:<!-- snippet: (sh)([^>]*?) -->\n)?```sh\n(.*?)```", re.S)
+#: Pages whose every snippet (Python and shell) runs here: README.md and the pages that
+#: say so.
+CHECKED_PAGES = [
+    p for p in PAGES if p.name == "README.md" or "Every snippet on this page" in p.read_text()
+]
+MYAPP = """
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"Hello from myapp"]
+
+
+def create_app():
+    return application
+"""
+INSTALL = re.compile(r'python3 -m pip install -e (?:\.|"\.\[([\w,-]+)\]")')
+EXITS = ("--help", "--version", "--check-config", "--print-config")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShellSnippet:
+    where: str
+    marked: bool
+    args: tuple[str, ...]
+    lines: tuple[str, ...]
+    project: tuple[str, ...] = ()  # the page's pytest snippets above it
+    conftest: str = ""
+
+    def __str__(self) -> str:
+        return self.where
+
+
+def sh_snippets() -> list[ShellSnippet]:
+    found = []
+    for page in PAGES:
+        text = page.read_text()
+        python = [(m.start(), m) for m in FENCE.finditer(text)]
+        for match in SH_FENCE.finditer(text):
+            line = text.count("\n", 0, match.start(3))
+            conftest, project = "", []
+            for start, py in python:
+                if start > match.start():
+                    break
+                if py.group(1) == "conftest":
+                    conftest, project = py.group(3), []
+                elif py.group(1) == "pytest":
+                    project.append(py.group(3))
+            lines = [re.sub(r"\s+#\s.*$", "", x).strip() for x in match.group(3).splitlines()]
+            found.append(
+                ShellSnippet(
+                    f"{page.name}:{line}",
+                    match.group(1) == "sh",
+                    tuple((match.group(2) or "").split()),
+                    tuple(x for x in lines if x),
+                    tuple(project),
+                    conftest,
+                )
+            )
+    return found
+
+
+def test_every_shell_snippet_of_the_checked_pages_runs() -> None:
+    checked = {page.name for page in CHECKED_PAGES}
+    assert {"README.md", "testing.md"} <= checked
+    unmarked = [s.where for s in sh_snippets() if not s.marked and s.where.split(":")[0] in checked]
+    assert not unmarked, f"mark these <!-- snippet: sh -->, so that they run: {unmarked}"
+
+
+def _ci_commands() -> set[str]:
+    text = (ROOT / ".ci" / "run").read_text()
+    return {" ".join(line.replace(" -q", "").split()) for line in text.splitlines()}
+
+
+def _run_serving(command: str, tmp_path: Path) -> None:
+    port = free_port()
+    command = re.sub(r"(?:0\.0\.0\.0|127\.0\.0\.1):8000", f"127.0.0.1:{port}", command)
+    env = _env()
+    env.pop("PORT", None)
+    env["WSGIKIT_BIND"] = f"127.0.0.1:{port}"
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    env["PYTHONPATH"] += os.pathsep + str(tmp_path)
+    proc = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        if any(flag in command for flag in EXITS):
+            out = proc.communicate(timeout=60)[0].decode()
+            assert proc.returncode == 0, f"{command}\n{out}"
+            return
+        answer = wait_for(lambda: answers(port) or proc.poll() is not None, command, 60)
+        if not isinstance(answer, bytes):
+            out = proc.communicate(timeout=60)[0].decode()
+            pytest.fail(f"{command}\nexited with {proc.returncode} instead of serving:\n{out}")
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            out = proc.communicate(timeout=60)[0].decode()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+    assert proc.returncode == 0, f"{command}\n{out}"
+
+
+@pytest.mark.parametrize("snippet", [s for s in sh_snippets() if s.marked], ids=str)
+def test_shell_snippet_runs(snippet: ShellSnippet, tmp_path: Path) -> None:
+    if "pytest" in snippet.args:
+        (command,) = snippet.lines
+        assert command.startswith("pytest "), command
+        for number, code in enumerate(snippet.project):
+            (tmp_path / f"test_snippet_{number}.py").write_text(code)
+        if snippet.conftest:
+            (tmp_path / "conftest.py").write_text(snippet.conftest)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + command.split()[1:],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return
+    (tmp_path / "myapp.py").write_text(MYAPP)
+    ci = _ci_commands()
+    for command in snippet.lines:
+        install = INSTALL.fullmatch(command)
+        if install:
+            pyproject = (ROOT / "pyproject.toml").read_text()
+            for extra in filter(None, (install.group(1) or "").split(",")):
+                assert re.search(rf"^{re.escape(extra)} = \[", pyproject, re.M), extra
+            continue
+        if " ".join(command.split()) in ci:
+            continue  # CI runs this very command
+        _run_serving(command.replace("python3 ", f"{sys.executable} ", 1), tmp_path)
 
 
 def test_each_exit_status_in_the_table_names_a_test_that_exists() -> None:
