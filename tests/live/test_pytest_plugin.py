@@ -591,3 +591,93 @@ def test_a_shared_server_warns_about_a_marker_it_cannot_follow(project: pytest.P
         ]
     )
     assert "test_module_marker_is_followed" not in result.stdout.str()
+
+
+def test_a_configured_pytest_django_project(pytester: pytest.Pytester) -> None:
+    # DJANGO_SETTINGS_MODULE set for pytest-django, a model in the database: thread mode
+    # serves the test's database; pre-fork workers load the settings afresh and use the
+    # database the settings name, not pytest-django's test database.
+    pytester.makeini("[pytest]\nDJANGO_SETTINGS_MODULE = mysite.settings\n")
+    pytester.mkpydir("mysite")
+    pytester.makepyfile(
+        **{
+            "mysite/settings": """
+            from pathlib import Path
+
+            SECRET_KEY = "not a secret"
+            DEBUG = True
+            ALLOWED_HOSTS = ["*"]
+            ROOT_URLCONF = "mysite.urls"
+            INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+            DATABASES = {
+                "default": {
+                    "ENGINE": "django.db.backends.sqlite3",
+                    "NAME": Path(__file__).parent / "settings.sqlite3",
+                }
+            }
+            USE_TZ = True
+            """,
+            "mysite/urls": """
+            from django.contrib.auth.models import User
+            from django.db import DatabaseError, connection
+            from django.http import JsonResponse
+            from django.urls import path
+
+
+            def users(request):
+                try:
+                    names = sorted(User.objects.values_list("username", flat=True))
+                except DatabaseError:
+                    names = None  # the settings' database has no tables
+                database = str(connection.settings_dict["NAME"])
+                return JsonResponse({"database": database, "users": names})
+
+
+            urlpatterns = [path("users", users)]
+            """,
+            "mysite/wsgi": """
+            import os
+
+            from django.core.wsgi import get_wsgi_application
+
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+            application = get_wsgi_application()
+            """,
+        }
+    )
+    pytester.makeconftest(
+        """
+        import pytest
+
+
+        @pytest.fixture(scope="session")
+        def wsgi_app():
+            return "mysite.wsgi:application"
+        """
+    )
+    pytester.makepyfile(
+        test_users="""
+        import pytest
+        from django.contrib.auth.models import User
+
+
+        def test_thread_mode_serves_the_test_database(transactional_db, wsgikit_live_server):
+            User.objects.create(username="ada")
+            seen = wsgikit_live_server.client.get("/users").json()
+            assert seen["users"] == ["ada"]
+            assert not seen["database"].endswith("settings.sqlite3")
+
+
+        @pytest.mark.wsgikit(workers=1)
+        def test_prefork_workers_use_the_settings_database(
+            transactional_db, wsgikit_live_server
+        ):
+            User.objects.create(username="ada")
+            seen = wsgikit_live_server.client.get("/users").json()
+            assert seen["database"].endswith("settings.sqlite3")
+            assert seen["users"] is None  # not the test's data: another database
+        """
+    )
+    result = run(pytester, "-p", "no:flask")
+    result.assert_outcomes(passed=2)
+    assert "django: version" in result.stdout.str() or "django-" in result.stdout.str()
