@@ -633,8 +633,9 @@ class Config:
         32 << 20,
         "--buffer-memory",
         metavar="BYTES",
-        help="Most bytes of request bodies and unsent responses one worker keeps in memory "
-        "(threaded worker); past it they are spooled sooner.",
+        help="Most bytes of request bodies, unsent responses and unfinished request heads "
+        "one worker keeps in memory (threaded worker); past it bodies and responses are "
+        "spooled sooner and the largest unfinished heads are answered 503.",
         convert=_int(0, _MAX_BYTES),
         section="worker processes",
     )

@@ -548,6 +548,33 @@ def test_bodies_past_the_memory_budget_are_spooled_sooner() -> None:
         wait_for(lambda: budget.memory_used == budget.disk_used == 0, "budget returned")
 
 
+def test_partial_heads_count_in_the_memory_budget_and_the_largest_are_refused() -> None:
+    """Bytes of unfinished heads count in buffer_memory with the bodies: past it the
+    largest partial head is answered 503 (and its bytes dropped); a small one (under
+    1/16 of the budget in all) is kept, and whole requests are answered meanwhile."""
+    with serve(hello, buffer_memory=1 << 20, header_timeout=30) as live:
+        budget = live.server.budget
+        holder = live.connect()  # a body held open fills the budget but 8 KB
+        holder.send(_post_head(1_040_000) + b"x" * 1_039_999)
+        wait_for(lambda: budget.memory_used >= 1_039_999, "the body held in memory")
+        field = b"X-Fill: " + b"a" * 8000 + b"\r\n"
+        small = live.connect()
+        small.send(b"GET / HTTP/1.1\r\nHost: t\r\n" + field * 3)
+        wait_for(lambda: budget.input_used >= 24_000, "the small partial head counted")
+        big = live.connect()
+        big.send(b"GET / HTTP/1.1\r\nHost: t\r\n" + field * 40)
+        status, headers = big.read_head()
+        assert status == 503 and headers["retry-after"] == "5"
+        assert big.at_eof(5.0)
+        assert budget.input_used < 30_000  # the small head, not the big one
+        assert live.connect().get("/").status == 200
+        small.send(b"\r\n")
+        assert small.read_response().body == b"hello"
+        holder.send(b"x")
+        assert holder.read_response().status == 200
+        wait_for(lambda: budget.memory_used == budget.input_used == 0, "budget returned")
+
+
 def test_a_full_disk_is_507_not_silence(caplog: pytest.LogCaptureFixture) -> None:
     with serve(echo, spool_threshold=1000) as live:
         # The spool directory's file system is full: every write says ENOSPC.

@@ -239,3 +239,17 @@ def test_spool_buffer_memory_budget_spools_sooner_and_disk_budget_refuses() -> N
     second.close()
     first.close()
     assert budget.memory_used == 0 and budget.disk_used == 0
+
+
+def test_unparsed_input_counts_in_the_memory_budget_above_its_floor() -> None:
+    budget = Budget(memory=16_000)
+    assert budget.input_floor == 1000
+    budget.take_memory(15_500)  # bodies
+    budget.hold_input(900)  # over the budget, but under the floor of input
+    assert budget.memory_used == 16_400 and budget.input_excess() <= 0
+    budget.hold_input(2000)
+    assert budget.input_excess() == 1900  # input past the floor, not the whole excess
+    budget.release_memory(15_500)
+    assert budget.input_excess() <= 0  # back within the budget
+    budget.hold_input(-2900)
+    assert budget.memory_used == budget.input_used == 0

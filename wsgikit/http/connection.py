@@ -87,6 +87,12 @@ class HTTPConnection:
         return self.state is ConnState.HEAD and bool(len(self._in))
 
     @property
+    def buffered_bytes(self) -> int:
+        """Bytes received and not yet consumed: a partial head, or requests pipelined
+        behind the current one (what a server counts against its memory budget)."""
+        return len(self._in)
+
+    @property
     def request_complete(self) -> bool:
         """True once the whole request body has been received."""
         return self.state is ConnState.DONE
@@ -234,5 +240,8 @@ class HTTPConnection:
         return True
 
     def close(self) -> None:
-        """Mark the connection closed: no more events or responses."""
+        """Mark the connection closed: no more events or responses. What was
+        received and not consumed is dropped (its memory is freed now, not when
+        the caller drops the connection after a lingering close)."""
         self.state = ConnState.CLOSED
+        self._in = InputBuffer()

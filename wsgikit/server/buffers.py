@@ -3,7 +3,12 @@
 :class:`Budget` is what one worker loop may hold for its clients, all
 connections together: bytes in memory, and bytes in temporary files of its
 spool directory. Per connection limits alone did not bound a worker: 300
-connections each holding a 1 MB body took a worker to 200 MB.
+connections each holding a 1 MB body took a worker to 200 MB, and 800
+connections each holding 800 KB of an unfinished request head (under the head
+limits) took two workers to 289 and 363 MB. Received bytes not parsed yet
+(partial heads, pipelined requests) count as well (:meth:`Budget.hold_input`);
+past the budget the loop refuses the largest partial heads
+(:meth:`Budget.input_excess`).
 
 :class:`SpoolBuffer` holds a request body while the selector loop reads it: in
 memory up to a threshold, or until the worker's memory budget is spent, then
@@ -69,6 +74,9 @@ class Budget:
         self.directory = directory
         self.memory_used = 0
         self.disk_used = 0
+        #: Of ``memory_used``, received bytes not parsed yet (partial request heads,
+        #: pipelined requests): counted, but not stored by this class.
+        self.input_used = 0
         self._lock = threading.Lock()
 
     @property
@@ -91,6 +99,31 @@ class Budget:
     def release_memory(self, count: int) -> None:
         with self._lock:
             self.memory_used -= count
+
+    def hold_input(self, delta: int) -> None:
+        """Count ``delta`` more (or, negative, fewer) received bytes held unparsed.
+
+        They are in memory already (the loop read them to parse them), so they
+        are counted whatever the budget; :meth:`input_excess` says how many of
+        them the loop should give up.
+        """
+        with self._lock:
+            self.memory_used += delta
+            self.input_used += delta
+
+    @property
+    def input_floor(self) -> int:
+        """Unparsed bytes never refused for memory: 1/16 of the budget (2 MiB of the
+        default 32 MiB), so that heads arriving in a few TCP segments are not refused
+        because bodies and responses fill the rest."""
+        return self.memory // 16
+
+    def input_excess(self) -> int:
+        """Bytes of unparsed input to give up to bring the worker back within its
+        memory budget (0 or less: none): the excess over the budget, but never
+        below :attr:`input_floor` of input."""
+        with self._lock:
+            return min(self.memory_used - self.memory, self.input_used - self.input_floor)
 
     def take_disk(self, count: int) -> bool:
         """Count ``count`` more bytes on disk if the budget allows them; True if it did."""

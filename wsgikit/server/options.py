@@ -47,8 +47,10 @@ class ServerOptions:
     - ``spool_threshold``: request bodies larger than this go to a temporary file.
     - ``spool_dir``: where the threaded loop's temporary files go (None: the
       system's temporary directory).
-    - ``buffer_memory``: most bytes of request bodies and unsent responses the
-      threaded loop keeps in memory, all connections together; past it they spool.
+    - ``buffer_memory``: most bytes of request bodies, unsent responses and
+      unparsed input (unfinished heads, pipelined requests) the threaded loop keeps
+      in memory, all connections together; past it bodies and responses spool and
+      the largest unfinished heads are answered 503 with ``Retry-After``.
     - ``spool_budget``: most bytes the threaded loop keeps in its temporary files,
       all connections together (request bodies past it: 503 with Retry-After).
     - ``response_spool_limit``: most bytes of one response spooled for a slow

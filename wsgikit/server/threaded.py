@@ -213,6 +213,7 @@ class _Connection:
         "keep",
         "out",
         "transport",
+        "held",
     )
 
     def __init__(
@@ -254,6 +255,7 @@ class _Connection:
         self.keep = False
         self.out = out
         self.transport = transport
+        self.held = 0  # received bytes not parsed yet, counted in the worker's budget
 
 
 class _AppThreads:
@@ -610,9 +612,10 @@ class ThreadedServer(WorkerLoop):
             return
         if conn.gate is not None or conn.tls is not None:
             self._receive_wrapped(conn, data)
-            return
-        conn.http.receive_data(data)
-        self._advance(conn)
+        else:
+            conn.http.receive_data(data)
+            self._advance(conn)
+        self._hold_input(conn)
 
     def _receive_wrapped(self, conn: _Connection, data: bytes) -> None:
         """Bytes read from a connection behind a PROXY header and/or inside TLS."""
@@ -714,6 +717,29 @@ class ThreadedServer(WorkerLoop):
                 return
             else:  # pragma: no cover - PAUSED cannot happen while reading
                 return
+
+    def _hold_input(self, conn: _Connection) -> None:
+        """Count what ``conn`` holds unparsed in the worker's memory budget; past the
+        budget, refuse the largest partial heads (see :meth:`_shed_heads`)."""
+        held = 0 if conn.closed else conn.http.buffered_bytes
+        grew = held > conn.held
+        if held != conn.held:
+            self.budget.hold_input(held - conn.held)
+            conn.held = held
+        if grew and self.budget.input_excess() > 0:
+            self._shed_heads()
+
+    def _shed_heads(self) -> None:
+        """Unfinished request heads fill the worker's memory budget: answer the largest
+        503 with ``Retry-After`` (and drop their bytes) until it is kept again. A head
+        that arrives whole is parsed at once and never held, so normal requests go on."""
+        heads = [c for c in self._conns.values() if c.phase is _Phase.HEAD and c.held]
+        heads.sort(key=lambda c: c.held, reverse=True)
+        for conn in heads:
+            if self.budget.input_excess() <= 0:
+                return
+            self._admission.leave_line(conn)
+            self._reject(conn, 503, "request heads exceed the worker's buffer memory", retry=True)
 
     def _body_fits(self, conn: _Connection, request: Request) -> bool:
         """Refuse, before reading it (and before any ``100 Continue``), a declared body
@@ -866,12 +892,14 @@ class ThreadedServer(WorkerLoop):
         conn.deadline = time.monotonic() + idle
         self._update(conn)
         self._advance(conn)  # a pipelined request may already be buffered
+        self._hold_input(conn)
 
     def _reject(self, conn: _Connection, status: int, reason: str, retry: bool = False) -> None:
         """Answer an error status, then close (after a linger); ``retry`` adds
         ``Retry-After`` (the server is short of room for now, not the request wrong)."""
         self.logger.debug("rejected request (%d): %s", status, reason)
         conn.http.close()
+        self._hold_input(conn)
         if conn.spool is not None:
             conn.spool.close()
             conn.spool = None
@@ -927,6 +955,7 @@ class ThreadedServer(WorkerLoop):
             return
         conn.closed = True
         self._admission.used(conn)
+        self._hold_input(conn)
         if conn.events and self._selector is not None:
             try:
                 self._selector.unregister(conn.sock)
