@@ -293,7 +293,11 @@ def _run_arbiter(
     logs.error.info(
         "Using worker: %s%s",
         config.resolved_worker_class,
-        f" with {config.threads} app thread{'s' if config.threads > 1 else ''}"
+        (
+            f" with up to {config.threads} app threads"
+            if config.threads > 1
+            else " with 1 app thread"
+        )
         if config.resolved_worker_class == "threaded"
         else "",
     )

@@ -81,12 +81,10 @@ from __future__ import annotations
 import collections
 import enum
 import errno
-import queue
 import selectors
 import socket
 import ssl
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -102,6 +100,7 @@ from ..http import (
 )
 from ..wsgi import BodySource
 from .admission import Admission
+from .app_threads import AppThreads
 from .buffers import Budget, BudgetExceeded, OutputBuffer, SpoolBuffer
 from .loop import WorkerLoop
 from .proxied import Peer, ProxyGate, ProxyRefused, client_of, proxy_gate
@@ -258,50 +257,6 @@ class _Connection:
         self.held = 0  # received bytes not parsed yet, counted in the worker's budget
 
 
-class _AppThreads:
-    """``count`` daemon threads running jobs from an unbounded queue.
-
-    The queue never holds more than the loop hands out (at most ``count``
-    jobs at a time); daemon threads let a fast stop return while an app
-    call is stuck.
-    """
-
-    def __init__(
-        self, count: int, run: Callable[[_Connection], None], name: str = "wsgikit-app"
-    ) -> None:
-        self._jobs: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()
-        self._run = run
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-            for i in range(count)
-        ]
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, conn: _Connection) -> None:
-        self._jobs.put(conn)
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            self._run(job)
-
-    def shutdown(self, timeout: float | None) -> None:
-        """Ask every thread to exit; wait for them up to ``timeout`` seconds in all."""
-        for _ in self._threads:
-            self._jobs.put(None)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
-            if not thread.is_alive() and thread.ident is None:
-                continue  # never started
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(left)
-
-
 class ThreadedServer(WorkerLoop):
     """Serves listening sockets from one selector loop and a pool of app threads."""
 
@@ -315,7 +270,7 @@ class ThreadedServer(WorkerLoop):
         self._want_write: collections.deque[_Connection] = collections.deque()
         # Loop-only state.
         self._selector: selectors.BaseSelector | None = None
-        self._pool: _AppThreads | None = None
+        self._pool: AppThreads[_Connection] | None = None
         self._conns: dict[int, _Connection] = {}
         self._accepting = False
         self._accept_retry_at = 0.0
@@ -342,7 +297,7 @@ class ThreadedServer(WorkerLoop):
         """Run the loop until :meth:`stop`; returns once drained (or at once, fast stop)."""
         selector = selectors.DefaultSelector()
         self._selector = selector
-        pool = _AppThreads(self.threads, self._run_app)
+        pool = AppThreads(self.threads, self._run_app, self.logger)
         self._pool = pool
         pool.start()
         selector.register(self._waker.fileno(), selectors.EVENT_READ, None)
