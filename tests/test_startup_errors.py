@@ -18,6 +18,8 @@ import pytest
 
 from wsgikit import facade
 from wsgikit.cli import main
+from wsgikit.config import Config, ConfigError
+from wsgikit.preflight import Limit, check_settings, system_limits
 
 from .support import wait_for
 from .test_cli import ROOT, one_error_line, run
@@ -31,6 +33,8 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
     """name -> (arguments, environment, setting named, words in the message)."""
     missing = str(tmp / "no-such-dir" / "file")
     live_pidfile = tmp / "running.pid"
+    limits = system_limits()
+    assert limits.tasks and limits.threads and limits.open_files, limits  # Linux: all known
     if tmp.is_dir():
         live_pidfile.write_text(f"{os.getppid()}\n")  # the test runner's parent: running
     return {
@@ -58,6 +62,24 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
         "backlog overflowing": (["--backlog", "99999999999999999999"], {}, "backlog", "<="),
         "threads overflowing": (["--threads", "99999999999999999999"], {}, "threads", "<="),
         "workers overflowing": (["-w", "99999999999999999999"], {}, "workers", "<="),
+        "threads more than a process can have": (
+            ["--threads", str(limits.threads.value + 1)],
+            {},
+            "threads",
+            f"at most {limits.threads.value} threads per worker ({limits.threads.source})",
+        ),
+        "workers more than the system's processes": (
+            ["-w", str(limits.tasks.value + 1)],
+            {},
+            "workers",
+            f"at most {limits.tasks.value} processes ({limits.tasks.source})",
+        ),
+        "worker connections more than open files": (
+            ["--threads", "2", "--worker-connections", str(max(limits.open_files.value, 1000) + 1)],
+            {},
+            "worker_connections",
+            "each connection is an open file",
+        ),
         "empty body limit": (["--limit-request-body", ""], {}, "limit_request_body", "0 for no"),
         "log config that is missing": (
             ["--log-config", str(tmp / "no-such-logging.ini")],
@@ -191,3 +213,32 @@ def _switched(pid: int) -> bool:
         if line.startswith("Uid:"):
             return line.split()[1] != "0"
     return False
+
+
+def test_gunicorn_counts_that_can_run_start() -> None:
+    # `gunicorn --threads 1000` and its sync worker's ignored --worker-connections start
+    # under Gunicorn 27: they pass here too (threads start as requests need them).
+    limits = system_limits()
+    assert limits.threads is not None and limits.threads.value >= 1000
+    for args in (
+        ["--threads", "1000"],
+        ["-k", "sync", "--worker-connections", str(2**31 - 1)],
+        ["--threads", "2", "--worker-connections", "1000"],
+    ):
+        assert main([*args, "--check-config", APP]) == 0, args
+
+
+def test_rlimit_nproc_bounds_other_users_not_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    real = resource.getrlimit
+
+    def getrlimit(which: int) -> tuple[int, int]:
+        return (7, 7) if which == resource.RLIMIT_NPROC else real(which)
+
+    monkeypatch.setattr(resource, "getrlimit", getrlimit)
+    assert system_limits(uid=1000).tasks == Limit(7, "RLIMIT_NPROC, ulimit -u")
+    root = system_limits(uid=0).tasks
+    assert root is None or root.value > 7  # the kernel does not hold root to it
+    with pytest.raises(ConfigError, match="'workers': expected at most 7 processes"):
+        check_settings(Config(workers=8, user="nobody"))

@@ -496,7 +496,9 @@ class Config:
         "--workers",
         metavar="INT",
         help="Worker processes; 0 serves in this process (no supervisor). "
-        "Default: $WEB_CONCURRENCY, else the CPUs this process may use (affinity, cgroup quota).",
+        "Default: $WEB_CONCURRENCY, else the CPUs this process may use (affinity, cgroup quota). "
+        "At most the processes the system allows (the fewest of kernel.threads-max, "
+        "kernel.pid_max and, for a user other than root, ulimit -u), checked before forking.",
         convert=_opt_int(0),
         section="worker processes",
     )
@@ -525,7 +527,11 @@ class Config:
         1,
         "--threads",
         metavar="INT",
-        help="Application threads per worker (threaded worker).",
+        help="Most application threads per worker (threaded worker); each is started when a "
+        "request finds none idle, as Gunicorn's ThreadPoolExecutor does, so a large value costs "
+        "nothing at boot. At most what one process may run (the fewest of kernel.threads-max, "
+        "kernel.pid_max, ulimit -u for a user other than root, and vm.max_map_count / 2), "
+        "checked before forking.",
         convert=_int(1),
         section="worker processes",
     )
@@ -533,7 +539,10 @@ class Config:
         1000,
         "--worker-connections",
         metavar="INT",
-        help="Most connections one worker holds at once (threaded worker).",
+        help="Most connections one worker holds at once (threaded worker). At most the hard "
+        "open-files limit (ulimit -Hn; each connection is a file descriptor), checked before "
+        "forking; the default 1000 always starts. Above the soft limit (ulimit -n) accepting "
+        "pauses when a worker runs out of descriptors: raise it (LimitNOFILE=, --ulimit).",
         convert=_int(1),
         section="worker processes",
     )

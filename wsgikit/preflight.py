@@ -7,24 +7,34 @@ of a traceback from a worker or a stop that leaves files behind: log files that 
 be written, a pidfile that cannot be written (or names a running server), a user or
 group that does not exist or cannot be switched to, a spool directory the workers
 cannot write to, a log config or TLS files that do not load, a bind address whose
-host does not resolve. ``--check-config`` says OK only when a start would get past
+host does not resolve, more workers, app threads or connections than the system
+lets a server have (:func:`system_limits`). ``--check-config`` says OK only when a start would get past
 all of them.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from .binds import BindError, parse_bind
-from .config import Config, ConfigError
+from .config import SETTINGS, Config, ConfigError
 from .logs import Logs
 from .process import UserError
 from .process.posix import pid_alive, read_pidfile, resolve_group, resolve_user
 from .translate import ssl_context
 
-__all__ = ["Owner", "check_settings", "check_writable_file"]
+__all__ = [
+    "Limit",
+    "Owner",
+    "SystemLimits",
+    "check_settings",
+    "check_writable_file",
+    "system_limits",
+]
 
 
 @dataclass(frozen=True)
@@ -157,6 +167,112 @@ def _check_binds(config: Config) -> None:
             raise ConfigError(name, f"cannot listen on {address}: {reason}") from None
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A ceiling the system sets, and where it comes from (shown in the error)."""
+
+    value: int
+    source: str
+
+
+@dataclass(frozen=True)
+class SystemLimits:
+    """What the system lets a server have; ``None`` where the system sets no bound.
+
+    ``tasks``: processes and threads together (workers, and every worker's app
+    threads), the fewest of ``kernel.threads-max``, ``kernel.pid_max`` (each thread
+    takes a pid) and ``RLIMIT_NPROC`` (for a user other than root). ``threads``: app
+    threads of one worker, ``tasks`` and half of ``vm.max_map_count`` (each thread
+    stack is two memory maps). ``open_files``: the hard ``RLIMIT_NOFILE``, the most
+    file descriptors a worker can ever have (each connection holds one).
+    """
+
+    tasks: Limit | None
+    threads: Limit | None
+    open_files: Limit | None
+
+
+def _proc_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None  # not Linux, or not readable here
+
+
+def _rlimit(which: int, hard: bool) -> int | None:
+    soft_value, hard_value = resource.getrlimit(which)
+    value = hard_value if hard else soft_value
+    return None if value == resource.RLIM_INFINITY else value
+
+
+def _fewest(*limits: Limit | None) -> Limit | None:
+    found = [limit for limit in limits if limit is not None]
+    return min(found, key=lambda limit: limit.value) if found else None
+
+
+def _limit(value: int | None, source: str) -> Limit | None:
+    return None if value is None else Limit(value, source)
+
+
+def system_limits(uid: int | None = None) -> SystemLimits:
+    """Read the limits of this system for a server whose workers run as ``uid``.
+
+    ``uid`` defaults to this process's effective user; root is not held to
+    ``RLIMIT_NPROC`` (the kernel does not hold it either).
+    """
+    uid = os.geteuid() if uid is None else uid
+    nproc = _rlimit(resource.RLIMIT_NPROC, hard=False) if uid != 0 else None
+    tasks = _fewest(
+        _limit(_proc_int("/proc/sys/kernel/threads-max"), "kernel.threads-max"),
+        _limit(_proc_int("/proc/sys/kernel/pid_max"), "kernel.pid_max"),
+        _limit(nproc, "RLIMIT_NPROC, ulimit -u"),
+    )
+    maps = _proc_int("/proc/sys/vm/max_map_count")
+    threads = _fewest(tasks, _limit(None if maps is None else maps // 2, "vm.max_map_count / 2"))
+    open_files = _limit(
+        _rlimit(resource.RLIMIT_NOFILE, hard=True), "hard RLIMIT_NOFILE, ulimit -Hn"
+    )
+    return SystemLimits(tasks, threads, open_files)
+
+
+def _check_capacity(config: Config, owner: Owner | None) -> None:
+    """Workers, app threads and connections within what the system allows at all.
+
+    Gunicorn forks every worker it is asked for and raises in a worker that cannot
+    start a thread; here an impossible count is one line before anything forks.
+    Only a count one worker (or the master) can never reach is refused: ``--threads
+    1000`` starts (threads start as requests need them), ``--threads 1000000`` does
+    not. Workers times threads is not checked: with threads started on demand, a
+    server that could never run all of them at once still serves.
+    """
+    limits = system_limits(None if owner is None else owner.uid)
+    workers = config.resolved_workers
+    if limits.tasks is not None and workers > limits.tasks.value:
+        raise ConfigError(
+            "workers",
+            f"expected at most {limits.tasks.value} processes ({limits.tasks.source}), "
+            f"got {workers}",
+        )
+    if config.resolved_worker_class != "threaded":
+        return  # the sync worker runs one thread and one connection at a time
+    threads = config.threads
+    if limits.threads is not None and threads > limits.threads.value:
+        raise ConfigError(
+            "threads",
+            f"expected at most {limits.threads.value} threads per worker "
+            f"({limits.threads.source}), got {threads}",
+        )
+    connections = config.worker_connections
+    # The default (Gunicorn's too) always starts: past the limit, accepting pauses.
+    default: int = SETTINGS["worker_connections"].default
+    if limits.open_files is not None and connections > max(limits.open_files.value, default):
+        raise ConfigError(
+            "worker_connections",
+            f"expected at most {limits.open_files.value} (each connection is an open file; "
+            f"{limits.open_files.source}), got {connections}",
+        )
+
+
 def _check_log_config(config: Config) -> None:
     """A log config (file or dict) is loaded as the start loads it: it must work.
 
@@ -181,6 +297,7 @@ def check_settings(config: Config) -> Owner | None:
     owner = _owner(config)
     _check_pidfile(config, owner)
     _check_spool_dir(config, owner)
+    _check_capacity(config, owner)
     ssl_context(config)  # the TLS files are read: one that cannot be used is one line
     _check_binds(config)
     return owner
