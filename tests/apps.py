@@ -186,3 +186,29 @@ def framing(environ: dict[str, Any], start_response: StartResponse) -> Iterable[
     data = text.encode("latin-1")
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
     return [data]
+
+
+def orphans(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """``/orphan?FILE`` leaves an orphan (a child forks a grandchild and exits) that
+    waits for FILE to exist (30 s at most), then exits; ``/slow?FILE`` creates FILE and
+    answers 1 s later;
+    anything else answers ``pid PPID`` of the worker (1: its master is PID 1)."""
+    path, query = environ["PATH_INFO"], unquote(environ["QUERY_STRING"])
+    if path == "/orphan":
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in a forked child
+            try:
+                if os.fork() == 0:
+                    os.closerange(3, 65536)  # not the client's socket, nor the listener
+                    deadline = time.monotonic() + 30
+                    while not os.path.exists(query) and time.monotonic() < deadline:
+                        time.sleep(0.02)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+    elif path == "/slow":
+        with open(query, "w"):
+            pass
+        time.sleep(1.0)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"{path} ppid {os.getppid()}".encode()]

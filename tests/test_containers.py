@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,3 +166,162 @@ def test_a_numeric_user_without_a_passwd_entry_runs_the_workers(with_group: bool
             proc.wait(10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------- PID 1 of a container
+#
+# A container's entrypoint is PID 1 of its PID namespace: orphaned processes are
+# reparented to it (it must reap them, or they stay zombies) and the kernel drops every
+# signal it has no handler for. `unshare --pid --fork --mount-proc` gives the server
+# that place without Docker; SIGTERM comes from outside the namespace, as `docker stop`
+# and the kubelet send it.
+
+
+def _unshare() -> list[str]:
+    command = ["unshare", "--pid", "--fork", "--mount-proc"]
+    if os.geteuid() != 0:  # a user namespace makes an unprivileged user root in it
+        command[1:1] = ["--user", "--map-root-user"]
+    if shutil.which("unshare") is None:
+        return []
+    probe = subprocess.run([*command, "true"], capture_output=True, timeout=30)
+    return command if probe.returncode == 0 else []
+
+
+UNSHARE = _unshare() if sys.platform.startswith("linux") else []
+needs_unshare = pytest.mark.skipif(not UNSHARE, reason="needs unshare --pid (Linux namespaces)")
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The children of ``pid`` (host pids) and their state letter (``Z``: zombie)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found[int(entry.name)] = fields[0]
+    return found
+
+
+def _as_pid_1(workers: int, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    return subprocess.Popen(
+        [*UNSHARE, sys.executable, "-m", "wsgikit", "-k", "sync", "-w", str(workers)]
+        + ["-b", f"127.0.0.1:{port}", "tests.apps:orphans"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _body(port: int, path: str) -> bytes:
+    answer = wait_for(lambda: answers(port, path), what=f"GET {path}")
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    return answer.split(b"\r\n\r\n", 1)[1]
+
+
+@needs_unshare
+def test_as_pid_1_the_master_reaps_orphans_and_drains_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _as_pid_1(2, port)
+    try:
+        assert _body(port, "/") == b"/ ppid 1"  # the workers' master is PID 1
+        (master,) = wait_for(lambda: list(_children(proc.pid)), what="the master")
+        workers = set(wait_for(lambda: len(_children(master)) == 2 and _children(master), "2"))
+        go = tmp_path / "go"
+        for _ in range(3):
+            _body(port, f"/orphan?{go}")
+        wait_for(lambda: len(_children(master).keys() - workers) == 3, what="3 orphans adopted")
+        go.touch()  # the orphans exit: PID 1 must reap them
+        wait_for(lambda: _children(master).keys() == workers, what="the orphans reaped")
+
+        # docker stop / the kubelet: SIGTERM from outside; the request in flight ends.
+        started, result = tmp_path / "started", []
+        slow = threading.Thread(target=lambda: result.append(answers(port, f"/slow?{started}")))
+        slow.start()
+        wait_for(started.exists, what="the slow request in flight")
+        os.kill(master, signal.SIGTERM)
+        slow.join(30)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert result and (result[0] or b"").startswith(b"HTTP/1.1 200"), result
+    assert proc.returncode == 0, err
+    assert "graceful stop (SIGTERM)" in err and "exiting with status 0" in err
+    assert "Traceback" not in err
+
+
+@needs_unshare
+def test_as_pid_1_one_process_leaves_orphans_zombies_so_use_an_init(tmp_path: Path) -> None:
+    # -w 0 has no supervisor: reaping every child would steal the exit status of the
+    # app's own subprocesses. As PID 1 it needs an init (docker run --init, tini).
+    port = free_port()
+    proc = _as_pid_1(0, port)
+    try:
+        assert _body(port, "/") == b"/ ppid 0"  # the server itself is PID 1
+        (server,) = wait_for(lambda: list(_children(proc.pid)), what="the server")
+        go = tmp_path / "go"
+        _body(port, f"/orphan?{go}")
+        go.touch()
+        wait_for(lambda: "Z" in _children(server).values(), what="a zombie orphan")
+        os.kill(server, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+
+
+def _dockerfile_cmd() -> list[str]:
+    """The ``CMD`` of the Dockerfile in docs/deployment.md (exec form: a JSON list)."""
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    (block,) = re.findall(r"```dockerfile\n(.*?)```", text, re.S)
+    (line,) = [x for x in block.splitlines() if x.startswith("CMD ")]
+    command = json.loads(line[len("CMD ") :])
+    assert isinstance(command, list) and command[0] == "wsgikit", line
+    return [str(part) for part in command]
+
+
+@needs_unshare
+def test_the_dockerfile_cmd_serves_on_port_as_pid_1_and_stops_on_sigterm(tmp_path: Path) -> None:
+    (tmp_path / "myapp.py").write_text(
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'Hello from myapp']\n"
+    )
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    env.pop("WSGIKIT_BIND", None)
+    env.update(PORT=str(port), WEB_CONCURRENCY="2")  # the image's ENV PORT, as a platform sets it
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
+    command = _dockerfile_cmd()
+    proc = subprocess.Popen(
+        [*UNSHARE, sys.executable, "-m", "wsgikit", *command[1:]],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _body(port, "/") == b"Hello from myapp"
+        (master,) = wait_for(lambda: list(_children(proc.pid)), what="the master")
+        status = Path(f"/proc/{master}/status").read_text().splitlines()
+        (nspid,) = [x for x in status if x.startswith("NSpid:")]
+        assert nspid.split()[-1] == "1", nspid  # PID 1 in its namespace
+        os.kill(master, signal.SIGTERM)  # docker stop
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert f"Listening at: http://0.0.0.0:{port}" in err
+    assert '"GET / HTTP/1.1" 200' in out  # --access-logfile -: the access log on stdout
