@@ -2,38 +2,54 @@
 
 from __future__ import annotations
 
-import socket
+import os
 
 __all__ = ["Waker"]
 
 
 class Waker:
-    """A socket pair that wakes a loop blocked in ``select``/``poll``.
+    """A file descriptor that wakes a loop blocked in ``select``/``poll``.
 
-    ``wake()`` is safe to call from another thread or a signal handler.
+    An ``eventfd`` where the OS has one (one counter, one read to drain it
+    whatever the number of wakes), else a pipe. ``wake()`` is safe to call
+    from another thread or a signal handler.
     """
 
     def __init__(self) -> None:
-        self._reader, self._writer = socket.socketpair()
-        self._reader.setblocking(False)
-        self._writer.setblocking(False)
+        eventfd = getattr(os, "eventfd", None)
+        if eventfd is not None:
+            self._read_fd = self._write_fd = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - not Linux
+            self._read_fd, self._write_fd = os.pipe()
+            os.set_blocking(self._read_fd, False)
+            os.set_blocking(self._write_fd, False)
 
     def fileno(self) -> int:
-        return self._reader.fileno()
+        return self._read_fd
 
     def wake(self) -> None:
+        fd = self._write_fd
+        if fd < 0:
+            return  # closed
         try:
-            self._writer.send(b"\0")
+            # An eventfd adds 1 to its counter; a pipe takes one byte.
+            os.write(fd, b"\1\0\0\0\0\0\0\0")
         except OSError:
             pass  # full (already awake) or closed
 
     def drain(self) -> None:
+        """Read what woke us: called when the descriptor is readable, so one read
+        empties an eventfd, and a pipe left with bytes only wakes the loop again."""
+        read_fd = self._read_fd
         try:
-            while self._reader.recv(4096):
-                pass
+            os.read(read_fd, 4096 if read_fd != self._write_fd else 8)
         except OSError:
             pass
 
     def close(self) -> None:
-        self._reader.close()
-        self._writer.close()
+        # Forget the numbers first: a late wake() must not write into a descriptor
+        # the OS has handed to someone else meanwhile.
+        read_fd, write_fd = self._read_fd, self._write_fd
+        self._read_fd = self._write_fd = -1
+        for fd in {read_fd, write_fd} - {-1}:
+            os.close(fd)
