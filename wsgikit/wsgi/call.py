@@ -31,6 +31,7 @@ WSGIApp = Callable[..., Iterable[bytes]]
 
 
 _SENDFILE_PIECE = 8 << 20  # bytes per sendfile() call
+_COALESCE = 64 << 10  # a first body piece up to this size is sent with the head
 
 
 class ClientDisconnected(OSError):
@@ -97,6 +98,10 @@ class _Responder:
         return self.write
 
     def send_head(self) -> None:
+        self.transport.send(self._serialize_head())
+
+    def _serialize_head(self) -> bytes:
+        """The response head's bytes; from here on the head counts as sent."""
         if self.head is None:
             raise AssertionError("the application sent body data before calling start_response()")
         allow = self.allow_keep_alive
@@ -106,21 +111,30 @@ class _Responder:
         self.head_sent = True
         self.info.status = self.head.code
         self.info.headers = self.head.headers
-        self.transport.send(data)
+        return data
 
     def write(self, data: bytes) -> None:
         if type(data) is not bytes:
             if not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(f"WSGI body data must be bytes, not {type(data).__name__}")
             data = bytes(data)
-        if not self.head_sent:
-            self.send_head()
+        head = b"" if self.head_sent else self._serialize_head()
         if data:
             allowed = self.conn.body_bytes_allowed  # send_body truncates to Content-Length
             framed = self.conn.send_body(data)
             if framed:
                 self.info.sent += len(data) if allowed is None else min(len(data), allowed)
+                if head and len(framed) <= _COALESCE:
+                    # The head and a first piece that is not large go out in one send
+                    # (one syscall, one TCP segment for a small response).
+                    self.transport.send(head + framed)
+                    return
+                if head:
+                    self.transport.send(head)
                 self.transport.send(framed)
+                return
+        if head:
+            self.transport.send(head)
 
 
 def _close(result: object, logger: logging.Logger) -> None:
