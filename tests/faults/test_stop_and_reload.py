@@ -51,18 +51,21 @@ def test_two_hups_within_50_ms_are_both_applied(prefork, tmp_path):
     HUP within 50 ms while the first reload is under way. The second is not dropped:
     the final workers serve the second change."""
     conf = tmp_path / "wsgikit.conf.py"
-    conf.write_text("server_header = 'v1'\n")
+    # A worker takes a moment to boot (as an app that imports a lot does), so that
+    # the second HUP lands while the first reload is under way on a busy machine too.
+    slow_boot = "import time\ndef post_worker_init(worker):\n    time.sleep(0.3)\n"
+    conf.write_text(slow_boot + "server_header = 'v1'\n")
     server = prefork(config=str(conf))
     master = server.process.pid
     first_workers = children(master)
     with Probes(server, path="/", interval=0.05, timeout=5.0) as probes:
-        conf.write_text("server_header = 'v2'\n")
+        conf.write_text(slow_boot + "server_header = 'v2'\n")
         server.signal(signal.SIGHUP)
         sent = time.monotonic()
         while "reloading: starting" not in server.log_text():  # the first one is under way
             assert time.monotonic() - sent < 5.0, server.log_text()
             time.sleep(0.002)
-        conf.write_text("server_header = 'v3'\n")
+        conf.write_text(slow_boot + "server_header = 'v3'\n")
         server.signal(signal.SIGHUP)
         gap = time.monotonic() - sent
         wait_for(lambda: server.log_text().count("reload complete") == 2, "second reload")
