@@ -7,6 +7,7 @@ serving anything). Nothing here starts a server that stays up.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from wsgikit.cli import main
 from wsgikit.config import Config, ConfigError
 from wsgikit.preflight import Limit, check_settings, system_limits
 
-from .support import wait_for
+from .support import DEADLINE, wait_for
 from .test_cli import ROOT, one_error_line, run
 
 APP = "examples.hello:application"
@@ -195,6 +196,13 @@ def test_one_process_switching_user_removes_its_pidfile_at_exit() -> None:
             wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="pidfile")
             assert os.stat(pidfile).st_uid != 0  # handed to the user that must remove it
             wait_for(lambda: _switched(proc.pid), what="the server running as nobody")
+            assert proc.stderr is not None
+            line = ""
+            while "Listening at" not in line:  # ready (handlers are installed by then)
+                readable, _, _ = select.select([proc.stderr], [], [], DEADLINE)
+                assert readable, "no 'Listening at' line in time"
+                line = proc.stderr.readline()
+                assert line, "the server exited before it listened"
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=30)
         finally:

@@ -267,10 +267,11 @@ def _run_in_process(
         logger=logs.error,
         access_log=logs.access if logs.access_enabled else None,
     )
+    service = service or _Service(DaemonLink(-1), SystemdNotify(None))
+    # Before "Listening at": a TERM sent by whoever waits for that line is a stop.
+    restore = _install_signals(server, logs, service) if _in_main_thread() else lambda: None
     for url in listener_urls(config, listeners):
         logs.error.info("Listening at: %s (%d)", url, os.getpid())
-    service = service or _Service(DaemonLink(-1), SystemdNotify(None))
-    restore = _install_signals(server, logs, service) if _in_main_thread() else lambda: None
     service.on_state(MasterState.READY, "serving in one process (workers=0)")
     try:
         server.serve_forever()
