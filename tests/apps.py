@@ -212,3 +212,10 @@ def orphans(environ: dict[str, Any], start_response: StartResponse) -> list[byte
         time.sleep(1.0)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [f"{path} ppid {os.getppid()}".encode()]
+
+
+def which_thread(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """``main`` when the app runs in the process's main thread, else the thread's name."""
+    current = threading.current_thread()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"main" if current is threading.main_thread() else current.name.encode()]

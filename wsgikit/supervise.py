@@ -110,7 +110,7 @@ def worker_main_for(
     ``pre_request`` sees the worker object ``post_fork`` saw. An app that cannot be
     loaded is logged with its traceback, and its one-line reason is reported to
     ``boot_errors``."""
-    options = server_options(config, compat=compat)
+    options = server_options(config, compat=compat, supervised=True)
 
     def worker_main(ctx: WorkerContext) -> None:
         if config.user or config.group:

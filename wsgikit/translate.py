@@ -87,13 +87,16 @@ def server_options(
     *,
     tls: ssl.SSLContext | None | bool = True,
     compat: GunicornHooks | None = None,
+    supervised: bool = False,
 ) -> ServerOptions:
     """The worker loop's options for ``config``.
 
     ``tls``: True builds the TLS context from the settings (reading the files);
     a context is used as it is; None or False serves plain HTTP. ``compat`` calls
     ``pre_request``/``post_request`` with Gunicorn's arguments (pass the one given to
-    :func:`process_hooks` so that both see the same worker objects).
+    :func:`process_hooks` so that both see the same worker objects). ``supervised``:
+    the loop runs in a worker process that a supervisor kills if it hangs, so with one
+    app thread the app may run in the loop's own thread (``app_in_loop``).
     """
     compat = compat if compat is not None else GunicornHooks(config)
     context = ssl_context(config) if tls is True else (tls or None)
@@ -121,6 +124,7 @@ def server_options(
         forwarded=forwarded_policy(config),
         proxy_protocol=cast(Literal["off", "v1", "v2", "auto"], config.proxy_protocol),
         proxy_allow=TrustedPeers(config.proxy_allow_ips),
+        app_in_loop=supervised,
     )
 
 

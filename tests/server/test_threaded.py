@@ -7,6 +7,7 @@ deadline, and conditions are polled with :func:`wait_for`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
@@ -54,12 +55,22 @@ class Live:
         return time.monotonic() - start
 
 
+@pytest.fixture(params=[False, True], ids=["app-thread", "app-in-loop"])
+def app_in_loop(request: pytest.FixtureRequest) -> bool:
+    """Both ways of running one app thread: a thread of its own (embedded servers),
+    or the loop's own thread (a supervised worker process, ``app_in_loop``)."""
+    return bool(request.param)
+
+
 @contextlib.contextmanager
-def serve(app: Callable[..., Iterable[bytes]], **settings: Any) -> Iterator[Live]:
+def serve(
+    app: Callable[..., Iterable[bytes]], app_in_loop: bool = False, **settings: Any
+) -> Iterator[Live]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
-    server = ThreadedServer(app, [listener], server_options(Config(**settings)))
+    options = dataclasses.replace(server_options(Config(**settings)), app_in_loop=app_in_loop)
+    server = ThreadedServer(app, [listener], options)
     thread = threading.Thread(target=server.serve_forever, name="test-loop", daemon=True)
     thread.start()
     live = Live(server, thread, listener.getsockname())
@@ -131,8 +142,8 @@ def test_idle_and_slow_clients_do_not_starve_normal_requests() -> None:
         del idle
 
 
-def test_trickled_body_does_not_hold_an_app_thread() -> None:
-    with serve(echo, threads=1, body_timeout=5) as live:
+def test_trickled_body_does_not_hold_an_app_thread(app_in_loop: bool) -> None:
+    with serve(echo, app_in_loop=app_in_loop, threads=1, body_timeout=5) as live:
         slow = live.connect()
         slow.send(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
         body = b"0123456789"
@@ -147,8 +158,8 @@ def test_trickled_body_does_not_hold_an_app_thread() -> None:
         assert response.status == 200 and response.body == body
 
 
-def test_head_timeout_answers_408() -> None:
-    with serve(hello, header_timeout=0.5) as live:
+def test_head_timeout_answers_408(app_in_loop: bool) -> None:
+    with serve(hello, app_in_loop=app_in_loop, header_timeout=0.5) as live:
         client = live.connect()
         client.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
         start = time.monotonic()
@@ -162,16 +173,16 @@ def test_head_timeout_answers_408() -> None:
         assert quiet.at_eof(3.0) and quiet.buf == b""
 
 
-def test_body_timeout_answers_408() -> None:
-    with serve(echo, body_timeout=0.5) as live:
+def test_body_timeout_answers_408(app_in_loop: bool) -> None:
+    with serve(echo, app_in_loop=app_in_loop, body_timeout=0.5) as live:
         client = live.connect()
         client.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n123")
         assert client.read_response().status == 408
         assert client.at_eof(2.0)
 
 
-def test_worker_connections_is_honoured() -> None:
-    with serve(hello, worker_connections=5, keepalive=30) as live:
+def test_worker_connections_is_honoured(app_in_loop: bool) -> None:
+    with serve(hello, app_in_loop=app_in_loop, worker_connections=5, keepalive=30) as live:
         held = [live.connect() for _ in range(5)]
         for client in held:
             assert client.get().status == 200  # accepted and kept alive
@@ -208,12 +219,14 @@ def _big_app(produced: list[int], mib: int) -> Callable[..., Iterable[bytes]]:
     return app
 
 
-def test_a_client_that_stops_reading_costs_spool_not_an_app_thread() -> None:
+def test_a_client_that_stops_reading_costs_spool_not_an_app_thread(app_in_loop: bool) -> None:
     """Past the in-memory output buffer a response spills to a temporary file: the one app
     thread finishes at once, others are served, and the silent client is closed after
     write_timeout, giving its memory and disk back."""
     produced = [0]
-    with serve(_big_app(produced, 20), threads=1, write_timeout=1.0) as live:
+    with serve(
+        _big_app(produced, 20), app_in_loop=app_in_loop, threads=1, write_timeout=1.0
+    ) as live:
         stalled = live.connect(rcvbuf=65536)
         stalled.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
         wait_for(lambda: produced[0] == 20, "the whole response written by the app")
@@ -348,8 +361,8 @@ def test_keep_alive_pipelining_chunked_continue_and_head() -> None:
         assert client.buf == b""
 
 
-def test_malformed_request_is_answered_and_closed() -> None:
-    with serve(hello, limit_request_body=1000) as live:
+def test_malformed_request_is_answered_and_closed(app_in_loop: bool) -> None:
+    with serve(hello, app_in_loop=app_in_loop, limit_request_body=1000) as live:
         client = live.connect()
         client.send(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\n\r\n")
         response = client.read_response()
@@ -360,8 +373,8 @@ def test_malformed_request_is_answered_and_closed() -> None:
         assert big.read_response().status == 413
 
 
-def test_idle_keep_alive_connection_is_closed() -> None:
-    with serve(hello, keepalive=0.3) as live:
+def test_idle_keep_alive_connection_is_closed(app_in_loop: bool) -> None:
+    with serve(hello, app_in_loop=app_in_loop, keepalive=0.3) as live:
         client = live.connect()
         assert client.get().status == 200
         start = time.monotonic()
@@ -408,7 +421,7 @@ def test_saturated_pool_still_answers_every_request() -> None:
         assert bodies == [f"/{i}".encode() for i in range(12)]
 
 
-def test_saturated_worker_serves_waiting_connections_in_turn() -> None:
+def test_saturated_worker_serves_waiting_connections_in_turn(app_in_loop: bool) -> None:
     """With every app thread busy, waiting keep-alive clients are served first come,
     first served: none waits for long while others get served over and over."""
 
@@ -420,7 +433,7 @@ def test_saturated_worker_serves_waiting_connections_in_turn() -> None:
     worst: list[float] = []
     served: list[int] = []
     stop = threading.Event()
-    with serve(app, threads=1, keepalive=30) as live:
+    with serve(app, app_in_loop=app_in_loop, threads=1, keepalive=30) as live:
         clients = [live.connect() for _ in range(12)]
 
         def loop(client: RawClient) -> None:
@@ -450,7 +463,7 @@ def test_saturated_worker_serves_waiting_connections_in_turn() -> None:
     assert max(worst) < 2.0, sorted(worst)
 
 
-def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
+def test_a_slow_head_times_out_even_while_the_worker_is_busy(app_in_loop: bool) -> None:
     """Waiting in line for a busy app thread must not shelter a slowloris client."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
@@ -459,7 +472,7 @@ def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
         return [b"ok"]
 
     stop = threading.Event()
-    with serve(app, threads=1, header_timeout=1.0) as live:
+    with serve(app, app_in_loop=app_in_loop, threads=1, header_timeout=1.0) as live:
         busy = [live.connect() for _ in range(4)]
 
         def hammer(client: RawClient) -> None:
@@ -467,7 +480,9 @@ def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
                 client.get("/")
 
         def trickle(sock: socket.socket) -> None:
-            for byte in b"GET /slow HTTP/1.1\r\nHost: t\r\n":  # never finished
+            # A head that never ends: a byte every 0.1 s for as long as the test runs.
+            head = b"GET /slow HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: 1\r\n" * 100
+            for byte in head:
                 if stop.wait(0.1):
                     return
                 try:
@@ -482,10 +497,12 @@ def test_a_slow_head_times_out_even_while_the_worker_is_busy() -> None:
             t.start()
         try:
             start = time.monotonic()
-            slow.sock.settimeout(4.0)
+            slow.sock.settimeout(8.0)
             answer = slow.sock.recv(65536)
             assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
-            assert time.monotonic() - start < 3.0
+            # header_timeout is 1 s; the wait in line for a turn to be read (four
+            # clients ahead, 0.2 s each) comes on top, never the whole trickle.
+            assert time.monotonic() - start < 6.0
         finally:
             stop.set()
             for t in workers:
@@ -500,8 +517,10 @@ def _post_head(length: int, expect: bool = False) -> bytes:
     return f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {length}\r\n{extra}\r\n".encode()
 
 
-def test_a_body_the_spool_budget_can_never_hold_is_413_before_100_continue() -> None:
-    with serve(echo, spool_threshold=1000, spool_budget=100_000) as live:
+def test_a_body_the_spool_budget_can_never_hold_is_413_before_100_continue(
+    app_in_loop: bool,
+) -> None:
+    with serve(echo, app_in_loop=app_in_loop, spool_threshold=1000, spool_budget=100_000) as live:
         client = live.connect()
         client.send(_post_head(200_000, expect=True))
         status, headers = client.read_head()
@@ -509,8 +528,8 @@ def test_a_body_the_spool_budget_can_never_hold_is_413_before_100_continue() -> 
         assert live.server.budget.disk_used == 0
 
 
-def test_a_body_the_spool_budget_cannot_hold_now_is_503_with_retry_after() -> None:
-    with serve(echo, spool_threshold=1000, spool_budget=100_000) as live:
+def test_a_body_the_spool_budget_cannot_hold_now_is_503_with_retry_after(app_in_loop: bool) -> None:
+    with serve(echo, app_in_loop=app_in_loop, spool_threshold=1000, spool_budget=100_000) as live:
         holder = live.connect()
         holder.send(_post_head(80_000) + b"x" * 70_000)  # held open, 70 KB spooled
         wait_for(lambda: live.server.budget.disk_used >= 70_000, "the first body spooled")
@@ -531,10 +550,12 @@ def test_a_body_the_spool_budget_cannot_hold_now_is_503_with_retry_after() -> No
         assert live.connect().get("/").status == 200
 
 
-def test_bodies_past_the_memory_budget_are_spooled_sooner() -> None:
+def test_bodies_past_the_memory_budget_are_spooled_sooner(app_in_loop: bool) -> None:
     """Each body is under spool_threshold, but together they would exceed buffer_memory:
     the ones past it go to disk, so a worker's memory is bounded, not only a connection's."""
-    with serve(echo, spool_threshold=1 << 20, buffer_memory=200_000) as live:
+    with serve(
+        echo, app_in_loop=app_in_loop, spool_threshold=1 << 20, buffer_memory=200_000
+    ) as live:
         clients = [live.connect() for _ in range(10)]
         for client in clients:
             client.send(_post_head(50_000) + b"z" * 49_999)  # held open, one byte short
@@ -575,8 +596,10 @@ def test_partial_heads_count_in_the_memory_budget_and_the_largest_are_refused() 
         wait_for(lambda: budget.memory_used == budget.input_used == 0, "budget returned")
 
 
-def test_a_full_disk_is_507_not_silence(caplog: pytest.LogCaptureFixture) -> None:
-    with serve(echo, spool_threshold=1000) as live:
+def test_a_full_disk_is_507_not_silence(
+    app_in_loop: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with serve(echo, app_in_loop=app_in_loop, spool_threshold=1000) as live:
         # The spool directory's file system is full: every write says ENOSPC.
         live.server.budget.temporary_file = lambda: open("/dev/full", "r+b", buffering=0)  # type: ignore[method-assign]
         client = live.connect()

@@ -34,6 +34,7 @@ need.
 from __future__ import annotations
 
 import os
+import select
 import socket
 import tempfile
 import threading
@@ -150,6 +151,13 @@ class Budget:
         return tempfile.TemporaryFile(buffering=0, dir=self.directory)
 
 
+def _wait_writable(sock: socket.socket, timeout: float) -> None:
+    """Wait until ``sock`` takes bytes (or fails), at most ``timeout`` seconds."""
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    poller.poll(max(0, int(timeout * 1000)))
+
+
 def _write_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
     """Write all of ``data`` at ``offset`` (a full disk raises ``OSError``)."""
     view = memoryview(data)
@@ -263,8 +271,12 @@ class OutputBuffer:
         budget: Budget | None = None,
         spool_limit: int = 0,
         on_spill_error: Callable[[OSError], None] | None = None,
+        self_flushing: bool = False,
     ) -> None:
         self._sock = sock
+        # The writer runs in the loop's own thread (one app thread, run inline): no
+        # one else flushes while it waits, so it waits for the socket and sends itself.
+        self._self_flushing = self_flushing
         self.limit = limit
         self.spool_limit = spool_limit
         self._budget = budget if budget is not None else Budget()
@@ -333,7 +345,12 @@ class OutputBuffer:
                         self._close_locked()
                         why = " while other requests waited" if allowed < timeout else ""
                         raise ClientDisconnected(f"client read nothing for {stalled:.1f} s{why}")
-                    self._cond.wait(min(allowed - stalled, _WAIT_SLICE))
+                    wait = min(allowed - stalled, _WAIT_SLICE)
+                    if self._self_flushing:
+                        _wait_writable(self._sock, wait)
+                        self._flush_locked()
+                    else:
+                        self._cond.wait(wait)
                     if on_wait is not None:
                         on_wait()
             if self.closed:
@@ -410,25 +427,29 @@ class OutputBuffer:
     def flush(self) -> bool:
         """Send what the socket takes now; True once nothing is left (or closed)."""
         with self._cond:
-            before = self._sent
-            while not self.closed:
-                if not self._data and self._file_end > self._file_start:
-                    self._refill()
-                    continue
-                if not self._data:
-                    break
-                sent = self._send(self._data)
-                if sent == 0:
-                    break
-                del self._data[:sent]
-                self._budget.release_memory(sent)
-                self._sent += sent
-            if self._sent != before:
-                self._cond.notify_all()
-            if len(self):
-                return False
-            self._pending = False
-            return True
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
+        """:meth:`flush`, with the lock held."""
+        before = self._sent
+        while not self.closed:
+            if not self._data and self._file_end > self._file_start:
+                self._refill()
+                continue
+            if not self._data:
+                break
+            sent = self._send(self._data)
+            if sent == 0:
+                break
+            del self._data[:sent]
+            self._budget.release_memory(sent)
+            self._sent += sent
+        if self._sent != before:
+            self._cond.notify_all()
+        if len(self):
+            return False
+        self._pending = False
+        return True
 
     def _refill(self) -> None:
         """Read the next part of the file back into memory; empty the file once read."""

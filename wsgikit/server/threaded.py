@@ -268,6 +268,9 @@ class ThreadedServer(WorkerLoop):
 
     def _setup(self) -> None:
         self.threads = max(1, self.options.threads)
+        # One app thread, in a supervised worker: the loop's thread runs the app.
+        self._inline = self.threads == 1 and self.options.app_in_loop
+        self._next_inline_beat = 0.0
         self.max_connections = max(1, self.options.worker_connections)
         self.max_queued = self.threads  # complete requests waiting for a thread
         self._admission: Admission[_Connection] = Admission(self.threads, self.max_queued)
@@ -303,9 +306,10 @@ class ThreadedServer(WorkerLoop):
         """Run the loop until :meth:`stop`; returns once drained (or at once, fast stop)."""
         selector = selectors.DefaultSelector()
         self._selector = selector
-        pool = AppThreads(self.threads, self._run_app, self.logger)
+        pool = None if self._inline else AppThreads(self.threads, self._run_app, self.logger)
         self._pool = pool
-        pool.start()
+        if pool is not None:
+            pool.start()
         selector.register(self._waker.fileno(), selectors.EVENT_READ, None)
         for sock in self.listeners:
             sock.setblocking(False)
@@ -347,7 +351,8 @@ class ThreadedServer(WorkerLoop):
             self._stop_accepting()
             selector.close()
             self._selector = None
-            pool.shutdown(None if graceful else _STOP_JOIN)
+            if pool is not None:
+                pool.shutdown(None if graceful else _STOP_JOIN)
             self._waker.close()
 
     # --------------------------------------------------------- loop steps
@@ -378,11 +383,7 @@ class ThreadedServer(WorkerLoop):
             conn = self._want_write.popleft()
             if not conn.closed:
                 self._update(conn)
-        while self._finished:
-            conn, keep = self._finished.popleft()
-            self._admission.finished()
-            if not conn.closed:
-                self._on_response_done(conn, keep)
+        self._take_finished()
         self._dispatch()
         self._resume_paused()
 
@@ -530,6 +531,7 @@ class ThreadedServer(WorkerLoop):
             budget=self.budget,
             spool_limit=options.response_spool_limit,
             on_spill_error=self._spill_failed,
+            self_flushing=self._inline,
         )
         handler = self.handler
         remote = peer_address(addr)
@@ -540,7 +542,12 @@ class ThreadedServer(WorkerLoop):
             handler.base_environ(listener),
             remote,
             out,
-            BufferedTransport(out, options.write_timeout, handler.touch, self._crowded),
+            BufferedTransport(
+                out,
+                options.write_timeout,
+                self._inline_progress if self._inline else handler.touch,
+                self._inline_crowded if self._inline else self._crowded,
+            ),
             handler.peer(remote),
             gate,
             tls,
@@ -756,10 +763,55 @@ class ThreadedServer(WorkerLoop):
     # ------------------------------------------------------- app threads
 
     def _dispatch(self) -> None:
-        assert self._pool is not None
+        pool = self._pool
         while (conn := self._admission.next_to_run()) is not None:
             conn.phase = _Phase.RUNNING
-            self._pool.submit(conn)
+            if pool is not None:
+                pool.submit(conn)
+                continue
+            # One app thread: run the app here, in the loop's thread. A handoff to a
+            # thread of its own (a queue, a wake-up, two GIL switches) cost about a
+            # quarter of a small request's CPU, and bought nothing: the request is
+            # complete (slow clients were read by the loop), and with one thread the
+            # next request waits for this one either way. The loop's other duties
+            # wait too, within bounds: the heartbeat beats on each write
+            # (_inline_progress), a writer that must wait sends itself
+            # (OutputBuffer's self_flushing), and deadlines are applied after.
+            self._run_app(conn)
+            self._take_finished()
+
+    def _take_finished(self) -> None:
+        """Handle the responses the app threads finished."""
+        while self._finished:
+            conn, keep = self._finished.popleft()
+            self._admission.finished()
+            if not conn.closed:
+                self._on_response_done(conn, keep)
+
+    def _inline_progress(self) -> None:
+        """The app (run in the loop's thread) wrote: the request and the loop are alive."""
+        self.handler.touch()
+        now = time.monotonic()
+        if now >= self._next_inline_beat:
+            self._next_inline_beat = now + _HEARTBEAT
+            self.monitor.notify()
+
+    def _inline_crowded(self) -> bool:
+        """The app (run in the loop's thread) waits for its client: do others want it?
+
+        The loop cannot read while the app runs, so a connection or listener with
+        something to read counts, besides the requests already waiting.
+        """
+        if self._admission.crowded:
+            return True
+        selector = self._selector
+        if selector is None:
+            return False
+        running = {conn.fd for conn in self._conns.values() if conn.phase is _Phase.RUNNING}
+        return any(
+            key.fd not in running and key.data is not None and mask & selectors.EVENT_READ
+            for key, mask in selector.select(0)
+        )
 
     def _resume_paused(self) -> None:
         """Let waiting connections be read again, oldest first, as many as there is room for."""

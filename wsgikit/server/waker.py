@@ -18,7 +18,8 @@ class Waker:
     def __init__(self) -> None:
         eventfd = getattr(os, "eventfd", None)
         if eventfd is not None:
-            self._read_fd = self._write_fd = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            fd: int = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._read_fd = self._write_fd = fd
         else:  # pragma: no cover - not Linux
             self._read_fd, self._write_fd = os.pipe()
             os.set_blocking(self._read_fd, False)
