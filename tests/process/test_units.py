@@ -87,6 +87,14 @@ def test_find_stuck(slot: WorkerSlot) -> None:
     assert reason == "task 'GET /slow' without progress for 7.0s (timeout 5s)"
     reason = find_stuck(slot.snapshot(), 110.0, 5, 90.0)
     assert reason is not None and reason.startswith("no heartbeat for 12.0s; task 'GET /slow'")
+    # The task runs in the thread that beats: the heartbeat stops a moment before the
+    # task's own clock runs out, and the task is named all the same.
+    slot.task_touch(1, 104.5)
+    slot.beat(104.0)
+    reason = find_stuck(slot.snapshot(), 109.2, 5, 90.0)
+    assert reason == (
+        "no heartbeat for 5.2s; task 'GET /slow' without progress for 4.7s (timeout 5s)"
+    )
 
 
 def test_backoff_doubles_per_boot_failure_caps_and_resets() -> None:

@@ -21,12 +21,14 @@ def find_stuck(snap: SlotSnapshot, now: float, timeout: float, spawned_at: float
         if now - spawned_at > timeout:
             return f"did not boot within {timeout:g}s"
         return None
+    silence = now - snap.heartbeat
+    # A worker that runs its task in the thread that beats (a sync worker, or one app
+    # thread run by the loop) goes silent with the task: then every task is named.
     reasons = [
         f"task {task.label!r} without progress for {now - task.progress:.1f}s"
         for task in snap.tasks
-        if now - task.progress > timeout
+        if now - task.progress > timeout or silence > timeout
     ]
-    silence = now - snap.heartbeat
     if silence > timeout:
         reasons.insert(0, f"no heartbeat for {silence:.1f}s")
     if not reasons:
