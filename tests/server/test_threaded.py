@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -610,3 +612,30 @@ def test_a_full_disk_is_507_not_silence(
         assert live.server.budget.disk_used == 0
         assert live.connect().get("/").status == 200  # small bodies still work
     assert any("cannot write to the spool directory" in r.message for r in caplog.records)
+
+
+def test_a_file_wrapper_response_goes_out_with_sendfile(
+    app_in_loop: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 << 20)
+    path = tmp_path / "file"
+    path.write_bytes(data)
+    calls: list[int] = []
+    real = os.sendfile
+
+    def counting(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        calls.append(count)
+        return real(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", counting)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](open(path, "rb"))
+
+    with serve(app, app_in_loop=app_in_loop) as live:
+        client = live.connect(rcvbuf=64 << 10, timeout=DEADLINE)
+        for _ in range(2):  # keep-alive: the connection is reused after it
+            response = client.get("/")
+            assert response.status == 200 and response.body == data
+    assert calls, "os.sendfile was not used"

@@ -253,3 +253,77 @@ def test_unparsed_input_counts_in_the_memory_budget_above_its_floor() -> None:
     assert budget.input_excess() <= 0  # back within the budget
     budget.hold_input(-2900)
     assert budget.memory_used == budget.input_used == 0
+
+
+# ----------------------------------------------------------------- sendfile
+
+
+def _reader(
+    peer: socket.socket, size: int, pause: float = 0.0
+) -> tuple[threading.Thread, bytearray]:
+    """A client reading ``size`` bytes in small pieces (``pause`` s apart), in a thread."""
+    received = bytearray()
+
+    def read() -> None:
+        while len(received) < size:
+            piece = peer.recv(4096)
+            if not piece:
+                return
+            received.extend(piece)
+            time.sleep(pause)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, received
+
+
+@pytest.mark.parametrize("self_flushing", [False, True], ids=["app-thread", "app-in-loop"])
+def test_sendfile_sends_a_file_to_a_slow_reader_without_the_loop(
+    pair: tuple[socket.socket, socket.socket], tmp_path: Path, self_flushing: bool
+) -> None:
+    # 256 KiB through a 4 KiB socket buffer: the writer waits for the socket itself.
+    a, b = pair
+    data = os.urandom(256 << 10)
+    path = tmp_path / "file"
+    path.write_bytes(data)
+    out = OutputBuffer(a, limit=1024, on_pending=lambda: None, self_flushing=self_flushing)
+    if self_flushing:
+        out.write(b"head:", timeout=5.0)  # maybe queued: a self-flushing buffer sends it first
+    thread, received = _reader(b, len(data) + (5 if self_flushing else 0), pause=0.001)
+    with open(path, "rb") as f:
+        assert out.sendfile(f.fileno(), 0, len(data), timeout=5.0)
+    thread.join(10.0)
+    assert bytes(received) == (b"head:" if self_flushing else b"") + data
+
+
+def test_sendfile_is_refused_behind_queued_bytes_and_for_tls(
+    pair: tuple[socket.socket, socket.socket], tmp_path: Path
+) -> None:
+    a, _ = pair
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * 100)
+    out = OutputBuffer(a, limit=1 << 20, on_pending=lambda: None)
+    out.write(b"y" * (64 << 10), timeout=1.0)  # more than the socket takes: queued
+    assert len(out) > 0
+    with open(path, "rb") as f:
+        assert not out.sendfile(f.fileno(), 0, 100, timeout=1.0)  # the loop flushes first
+        tls = OutputBuffer(a, limit=1024, on_pending=lambda: None, encode=lambda d: d)
+        assert not tls.sendfile(f.fileno(), 0, 100, timeout=1.0)
+
+
+def test_sendfile_fails_cleanly_when_the_file_is_short_or_the_client_reads_nothing(
+    pair: tuple[socket.socket, socket.socket], tmp_path: Path
+) -> None:
+    a, _ = pair
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * 100)
+    out = OutputBuffer(a, limit=1024, on_pending=lambda: None)
+    with open(path, "rb") as f, pytest.raises(ClientDisconnected, match="ended before"):
+        out.sendfile(f.fileno(), 0, 200, timeout=1.0)
+    assert out.closed
+    path.write_bytes(b"x" * (1 << 20))
+    out = OutputBuffer(a, limit=1024, on_pending=lambda: None)
+    start = time.monotonic()
+    with open(path, "rb") as f, pytest.raises(ClientDisconnected, match="read nothing"):
+        out.sendfile(f.fileno(), 0, 1 << 20, timeout=0.5)
+    assert time.monotonic() - start < 5.0

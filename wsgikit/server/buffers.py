@@ -357,6 +357,69 @@ class OutputBuffer:
                 raise ClientDisconnected("connection closed while sending")
             self._ask_flush()
 
+    def sendfile(
+        self,
+        fd: int,
+        offset: int,
+        count: int,
+        timeout: float,
+        on_progress: Callable[[], None] | None = None,
+        crowded: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Send ``count`` bytes of file ``fd`` from ``offset`` with ``os.sendfile``
+        (no copy through Python); False, before sending anything, where it cannot
+        be used: TLS, or bytes already queued that only the loop may flush.
+
+        Waits for the socket itself (without holding the lock, so the loop is never
+        blocked by it), with the same bounds as :meth:`write`. Raises
+        ClientDisconnected as :meth:`write` does, and if the file ends early.
+        """
+        if self._encode is not None:
+            return False
+        sock = self._sock
+        sent = 0
+        with self._cond:
+            self._progress_at = time.monotonic()  # a new transfer starts its clock
+        while sent < count:
+            with self._cond:
+                if self.closed:
+                    raise ClientDisconnected("connection closed")
+                queued = bool(self._data) or self._file_end > self._file_start
+                if queued and self._self_flushing:
+                    self._flush_locked()
+                    queued = bool(len(self))
+                elif queued and sent == 0:
+                    return False  # the loop flushes these first; iterate behind them
+                done = -1
+                if not queued:
+                    try:
+                        done = os.sendfile(sock.fileno(), fd, offset + sent, count - sent)
+                    except (BlockingIOError, InterruptedError):
+                        done = -1
+                    except OSError as exc:
+                        self._close_locked()
+                        raise ClientDisconnected(f"sendfile failed: {exc}") from None
+                    if done == 0:
+                        self._close_locked()
+                        raise ClientDisconnected("the file ended before its announced length")
+                    if done > 0:
+                        sent += done
+                        self._sent += done
+                        self._progress_at = time.monotonic()
+                        self._cond.notify_all()
+                stalled = time.monotonic() - self._progress_at
+                allowed = timeout
+                if crowded is not None and crowded():
+                    allowed = min(timeout, CROWDED_STALL)
+                if done <= 0 and stalled >= allowed:
+                    self._close_locked()
+                    raise ClientDisconnected(f"client read nothing for {stalled:.1f} s")
+            if on_progress is not None:
+                on_progress()
+            if done <= 0:
+                _wait_writable(sock, min(allowed - stalled, _WAIT_SLICE))
+        return True
+
     def _enqueue(self, view: memoryview) -> bool:
         """Queue ``view`` in memory or in the file if either may take it now."""
         if self.closed:

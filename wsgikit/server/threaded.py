@@ -187,7 +187,7 @@ class BufferedTransport:
             self.progress()
 
     def sendfile(self, fd: int, offset: int, count: int) -> bool:
-        return False  # the loop owns the socket: the file is iterated into the buffer
+        return self.out.sendfile(fd, offset, count, self.timeout, self.progress, self.crowded)
 
 
 class _Connection:
