@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -327,3 +328,22 @@ def test_sendfile_fails_cleanly_when_the_file_is_short_or_the_client_reads_nothi
     with open(path, "rb") as f, pytest.raises(ClientDisconnected, match="read nothing"):
         out.sendfile(f.fileno(), 0, 1 << 20, timeout=0.5)
     assert time.monotonic() - start < 5.0
+
+
+def test_a_body_of_many_tiny_chunks_costs_its_bytes_not_an_object_each() -> None:
+    # A chunked body sent a byte at a time must not cost a Python object per byte
+    # (about 40 times its size) against a budget that counts its bytes.
+    spool = SpoolBuffer(threshold=1 << 20)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100_000):
+            spool.write(b"x")
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 400_000, grown  # 100 KB of body
+    big = b"y" * 8192
+    spool.write(big)
+    assert InputStream(spool.source()).read() == b"x" * 100_000 + big
+    spool.close()

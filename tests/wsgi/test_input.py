@@ -258,3 +258,23 @@ def test_malformed_chunk_raises_protocol_error_from_read() -> None:
     with pytest.raises(ProtocolError) as err:
         s.read()
     assert err.value.status == 400
+
+
+def test_a_body_in_pieces_is_read_without_copying_a_piece_that_fits() -> None:
+    first, second = b"a" * 1000, b"b" * 500
+    body = BytesBody([first, second])
+    assert body.read_chunk(4096) is first  # handed on as it came
+    assert body.read_chunk(200) == b"b" * 200  # a part of one
+    assert body.read_chunk(4096) == b"b" * 300
+    assert body.read_chunk(4096) == b""
+
+
+def test_read_returns_a_single_piece_body_as_it_is() -> None:
+    piece = b"x" * 65536
+    assert InputStream(BytesBody([piece])).read() is piece
+    assert InputStream(BytesBody([piece])).read(65536) is piece
+    stream = InputStream(BytesBody([b"12345", b"678"]))
+    assert stream.read(3) == b"123"
+    assert stream.read(4) == b"4567"
+    assert stream.read() == b"8"
+    assert InputStream(BytesBody([b"ab", b"cd", b"ef"])).read() == b"abcdef"

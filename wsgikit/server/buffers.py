@@ -50,6 +50,7 @@ _WAIT_SLICE = 0.25  # a writer waiting for the client looks around at least this
 #: Seconds without progress after which a writer that waits for its client while
 #: others wait for an app thread gives up (see OutputBuffer.write).
 CROWDED_STALL = 1.0
+_SMALL_PIECE = 4096  # body pieces under this size are copied together, not kept one by one
 _REFILL = 256 * 1024  # bytes of a spilled response read back into memory at a time
 _UNLIMITED = 2**63 - 1
 
@@ -179,7 +180,11 @@ class SpoolBuffer:
         self.threshold = threshold
         self.budget = budget if budget is not None else Budget()
         self.size = 0
-        self._memory = bytearray()
+        # The pieces as they came (large ones are kept, not copied); small ones are
+        # gathered in a bytearray, so a body of many tiny chunks costs no more memory
+        # than its bytes (plus one object per _SMALL_PIECE).
+        self._memory: list[bytes | bytearray] = []
+        self._in_memory = 0
         self._file: IO[bytes] | None = None
         self._on_disk = 0  # bytes counted against the disk budget
 
@@ -192,7 +197,14 @@ class SpoolBuffer:
         count = len(data)
         if self._file is None:
             if self.size + count <= self.threshold and self.budget.take_memory(count):
-                self._memory += data
+                memory = self._memory
+                if count >= _SMALL_PIECE:
+                    memory.append(data if type(data) is bytes else bytes(data))
+                elif memory and isinstance(tail := memory[-1], bytearray):
+                    tail += data
+                else:
+                    memory.append(bytearray(data))
+                self._in_memory += count
                 self.size += count
                 return
             self._move_to_disk()
@@ -204,21 +216,28 @@ class SpoolBuffer:
         self.size += count
 
     def _move_to_disk(self) -> None:
-        held = len(self._memory)
+        held = self._in_memory
         if not self.budget.take_disk(held):
             raise BudgetExceeded(f"spool budget of {self.budget.disk} bytes spent")
         self._on_disk += held
         self._file = self.budget.temporary_file()
-        _write_all(self._file.fileno(), self._memory, 0)
+        offset = 0
+        for piece in self._memory:
+            _write_all(self._file.fileno(), piece, offset)
+            offset += len(piece)
         self.budget.release_memory(held)
-        self._memory = bytearray()
+        self._memory = []
+        self._in_memory = 0
 
     def source(self) -> BodySource:
         """The body, from its first byte, as ``wsgi.input``'s source."""
         if self._file is not None:
             self._file.seek(0)
             return FileBody(self._file)
-        return BytesBody(bytes(self._memory))
+        pieces: list[bytes] = [
+            piece if isinstance(piece, bytes) else bytes(piece) for piece in self._memory
+        ]
+        return BytesBody(pieces)
 
     def close(self) -> None:
         """Release the memory or the temporary file, and their share of the budget."""
@@ -227,8 +246,9 @@ class SpoolBuffer:
             self._file = None
         self.budget.release_disk(self._on_disk)
         self._on_disk = 0
-        self.budget.release_memory(len(self._memory))
-        self._memory = bytearray()
+        self.budget.release_memory(self._in_memory)
+        self._memory = []
+        self._in_memory = 0
 
 
 class OutputBuffer:

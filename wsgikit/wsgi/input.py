@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from ..http import NEED_DATA, Data, HTTPConnection, ProtocolError
@@ -23,16 +23,33 @@ class BodySource(Protocol):
 
 
 class BytesBody:
-    """A body already in memory."""
+    """A body already in memory: one ``bytes`` object, or the pieces it arrived in.
 
-    def __init__(self, data: bytes) -> None:
-        self._data = memoryview(data)
-        self._pos = 0
+    A piece that fits a read is handed on as it is, not copied.
+    """
+
+    def __init__(self, data: bytes | Sequence[bytes]) -> None:
+        self._chunks: list[bytes] = [data] if isinstance(data, bytes) else list(data)
+        self._index = 0  # the piece being read
+        self._pos = 0  # bytes of it already read
 
     def read_chunk(self, size: int) -> bytes:
-        chunk = bytes(self._data[self._pos : self._pos + size])
-        self._pos += len(chunk)
-        return chunk
+        chunks = self._chunks
+        while self._index < len(chunks):
+            chunk = chunks[self._index]
+            pos = self._pos
+            left = len(chunk) - pos
+            if left <= 0:
+                self._index += 1
+                self._pos = 0
+                continue
+            if left <= size:
+                self._index += 1
+                self._pos = 0
+                return chunk if pos == 0 else chunk[pos:]
+            self._pos = pos + size
+            return chunk[pos : pos + size]
+        return b""
 
 
 class FileBody:
@@ -132,15 +149,40 @@ class InputStream:
         return True
 
     def _take(self, size: int) -> bytes:
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
+        buffer = self._buffer
+        if size >= len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+            return data
+        with memoryview(buffer) as view:
+            data = view[:size].tobytes()
+        del buffer[:size]
         return data
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
+            if not self._buffer:
+                # The whole body: its pieces joined once (a body of one piece, as
+                # it arrived, without a copy).
+                pieces = []
+                while not self._done:
+                    chunk = self._source.read_chunk(_CHUNK)
+                    if not chunk:
+                        self._done = True
+                    else:
+                        pieces.append(chunk)
+                return pieces[0] if len(pieces) == 1 else b"".join(pieces)
             while self._fill(_CHUNK):
                 pass
             return self._take(len(self._buffer))
+        if not self._buffer and not self._done and size > 0:
+            chunk = self._source.read_chunk(min(size, _CHUNK))
+            if len(chunk) == size:
+                return chunk  # exactly what was asked for: no copy
+            if not chunk:
+                self._done = True
+                return b""
+            self._buffer += chunk
         while len(self._buffer) < size and self._fill(min(size - len(self._buffer), _CHUNK)):
             pass
         return self._take(size)
