@@ -19,7 +19,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .binds import BindError, parse_bind
 from .config import Config, ConfigError
@@ -41,10 +41,12 @@ from .process import (
 from .process.master_services import MasterService
 from .process.memory import memory_readable
 from .readiness import channel_from_env, lifeline_from_env, reporting_hooks
-from .reloader import ReloadService, WatchSpec
 from .server import describe, make_server, open_listener
 from .translate import process_hooks, server_options, worker_plan
 from .wsgi import WSGIApp
+
+if TYPE_CHECKING:
+    from .reloader import ReloadService
 
 __all__ = ["run_supervised", "worker_main_for", "listener_urls", "open_services", "BootErrors"]
 
@@ -213,6 +215,8 @@ def open_services(
 
 
 def _reload_service(config: Config, logs: Logs) -> ReloadService:
+    from .reloader import ReloadService, WatchSpec  # only with --reload: not at every start
+
     """``--reload``: watch the project's files; a change reloads the workers, as HUP."""
     spec = WatchSpec.for_project([os.getcwd(), *config.pythonpath], config.reload_extra_files)
     try:

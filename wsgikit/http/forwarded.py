@@ -132,6 +132,9 @@ _HOST = re.compile(
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # RFC 3986 section 3.1
 
 
+_SEEN = 1024  # peers whose answer a TrustedPeers remembers
+
+
 class TrustedPeers:
     """The proxies whose forwarding headers are believed (Gunicorn's ``forwarded_allow_ips``).
 
@@ -143,7 +146,7 @@ class TrustedPeers:
     entries. ``None`` or ``""`` stands for a UNIX-socket peer and is trusted.
     """
 
-    __slots__ = ("_networks", "_everyone")
+    __slots__ = ("_networks", "_everyone", "_seen")
 
     def __init__(self, allow: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS) -> None:
         items = [allow] if isinstance(allow, str) else list(allow)
@@ -163,6 +166,9 @@ class TrustedPeers:
                     raise ValueError(f"not an IP address, a network or '*': {entry!r}") from None
         self._networks = tuple(networks)
         self._everyone = everyone
+        # Answers for the peers seen lately: a server asks for every connection, and
+        # parsing an address costs more than the rest of accepting it.
+        self._seen: dict[str, bool] = {}
 
     @property
     def everyone(self) -> bool:
@@ -180,11 +186,18 @@ class TrustedPeers:
             return True
         if not isinstance(peer, str):
             return False
+        seen = self._seen
+        known = seen.get(peer)
+        if known is not None:
+            return known
         try:
-            address = ip_address(peer)
+            trusted = self.trusts(ip_address(peer))
         except ValueError:
-            return self._everyone
-        return self.trusts(address)
+            trusted = self._everyone
+        if len(seen) >= _SEEN:
+            seen.clear()
+        seen[peer] = trusted
+        return trusted
 
     def trusts(self, address: IPv4Address | IPv6Address) -> bool:
         """Whether an IP address is trusted."""
