@@ -8,6 +8,12 @@ queued for one of ``threads`` app threads, so idle, slow or hostile clients
 cost a buffer and a file descriptor, never an app thread (Waitress's
 channel/task split).
 
+With one app thread and ``options.app_in_loop`` (a supervised worker process) the
+loop runs the app itself, in its own thread, once the request is complete: no
+handoff per request. A writer that must wait then sends itself (see
+:class:`OutputBuffer`), the heartbeat beats on each write, and "others wait" means
+any connection or listener with something to read (:meth:`ThreadedServer._inline_crowded`).
+
 Responses go out through an :class:`OutputBuffer` per connection: the app
 thread sends directly while the socket takes the bytes, queues the rest, and
 the loop flushes the queue with non-blocking sends. Past 512 KiB in memory the
