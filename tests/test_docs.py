@@ -61,6 +61,22 @@ def test_every_cli_setting_is_documented_with_its_flags():
             assert f"`{flag}`" in text
 
 
+def test_the_bench_page_names_every_flag_scenario_and_contestant(capsys) -> None:
+    """bench/README.md documents the harness as it is: each flag of ``python -m bench``,
+    each scenario and each contestant, in code spans."""
+    from bench.harness import SCENARIOS, parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", capsys.readouterr().out)) - {"--help"}
+    assert {"--scenario", "--starts", "--observe"} <= flags
+    text = (DOCS.parent / "bench" / "README.md").read_text()
+    names = [*flags, *SCENARIOS]
+    names += [who.label for scenario in SCENARIOS.values() for who in scenario.contestants]
+    missing = sorted({name for name in names if not re.search(rf"`{re.escape(name)}[` ]", text)})
+    assert not missing, f"bench/README.md does not name {missing}"
+
+
 # --------------------------------------------------------------- self-contained pages
 #
 # Every page stands on its own: it names no issue, no notes of the team, nothing that
