@@ -11,6 +11,7 @@ from wsgikit.http import (
     PAUSED,
     Data,
     HTTPConnection,
+    Limits,
     ProtocolError,
     Request,
 )
@@ -147,3 +148,54 @@ def test_a_body_that_arrives_alone_is_handed_on_without_a_copy() -> None:
     assert conn.start_next_cycle()
     event = conn.next_event()
     assert isinstance(event, Request) and event.target == b"/next"
+
+
+_CHUNKED = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def test_the_chunks_of_one_read_come_as_one_data_event() -> None:
+    """A client sending tiny chunks costs the server one event per read, not per chunk."""
+    conn, _ = _request(_CHUNKED + b"a\r\n0123456789\r\n" * 500 + b"3;x=y\r\nabc\r\n4\r\nde")
+    event = conn.next_event()
+    assert isinstance(event, Data) and event.data == b"0123456789" * 500 + b"abcde"
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b"fg\r\n0\r\n\r\n")
+    event = conn.next_event()
+    assert isinstance(event, Data) and event.data == b"fg"
+    assert conn.next_event() is END_OF_MESSAGE
+
+
+@pytest.mark.parametrize(
+    ("chunks", "refused"),
+    [
+        pytest.param(b"1\r\nX\r\n" * 64, False, id="64-one-byte"),  # 63 * 64 = 4032 <= 4096
+        pytest.param(b"1\r\nX\r\n" * 66, True, id="66-one-byte"),  # 63 * 66 = 4158
+        pytest.param(b"1;ab\r\nX\r\n" * 63, True, id="63-with-extensions"),  # 66 * 63
+        pytest.param(
+            (b"40\r\n" + b"Y" * 64 + b"\r\n") * 200 + b"1\r\nX\r\n" * 64,
+            False,
+            id="200-of-64-bytes",
+        ),
+        pytest.param(
+            b"1\r\nX\r\n" * 60 + b"1000\r\n" + b"Y" * 4096 + b"\r\n" + b"1\r\nX\r\n" * 60,
+            False,
+            id="repaid-by-a-large-chunk",
+        ),
+    ],
+)
+def test_many_small_chunks_are_refused(chunks: bytes, refused: bool) -> None:
+    limits = Limits(chunk_average=64, small_chunks=64)
+    for piece in (len(chunks) + 5, 7):  # whole, and a few bytes per read
+        conn = HTTPConnection(limits)
+        conn.receive_data(_CHUNKED)
+        assert isinstance(conn.next_event(), Request)
+        raw = chunks + b"0\r\n\r\n"
+        try:
+            for start in range(0, len(raw), piece):
+                conn.receive_data(raw[start : start + piece])
+                while (event := conn.next_event()) not in (NEED_DATA, END_OF_MESSAGE):
+                    assert isinstance(event, Data)
+        except ProtocolError as exc:
+            assert refused and exc.status == 400 and "small chunks" in str(exc)
+        else:
+            assert not refused and event is END_OF_MESSAGE

@@ -26,6 +26,8 @@ BodyEvent = Data | EndOfMessage | NeedData
 
 _CR = 13
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,%d}" % MAX_CHUNK_SIZE_DIGITS)
+# A chunk-size line without extensions, whole: what nearly every client sends.
+_SIMPLE_SIZE = re.compile(rb"([0-9A-Fa-f]{1,%d})\r\n" % MAX_CHUNK_SIZE_DIGITS)
 # RFC 9112 section 7.1.1, from the first ";" on (the BWS before it is stripped):
 #   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
 #   chunk-ext-name = token; chunk-ext-val = token / quoted-string (RFC 9110 5.6.2, 5.6.4)
@@ -87,12 +89,27 @@ class ChunkedBody:
 
     Limits: chunk sizes of at most 15 hex digits, at most
     ``limits.chunk_extension`` bytes after them on a size line, the body limit
-    (413, checked when a chunk announces its size), and trailer fields counted
-    with the head's fields against ``limits.header_fields`` and
+    (413, checked when a chunk announces its size), small chunks
+    (``limits.chunk_average`` and ``limits.small_chunks``: 400), and trailer
+    fields counted with the head's fields against ``limits.header_fields`` and
     ``limits.header_field_size`` (431).
+
+    One call returns the data of every chunk the buffer holds, in one
+    :class:`Data`: a client sending tiny chunks costs the caller one event per
+    read, not one per chunk. Whole chunks without extensions are matched in
+    place, one regular expression each.
     """
 
-    __slots__ = ("limits", "received", "_state", "_left", "_fields", "_searched")
+    __slots__ = (
+        "limits",
+        "received",
+        "_state",
+        "_left",
+        "_fields",
+        "_searched",
+        "_small",
+        "_small_limit",
+    )
 
     def __init__(self, limits: Limits, fields: int) -> None:
         self.limits = limits
@@ -101,19 +118,34 @@ class ChunkedBody:
         self._left = 0  # bytes of the current chunk not yet taken
         self._fields = fields  # header fields of the request; trailers count on
         self._searched = 0  # bytes searched for the end of the current line
+        self._small = 0  # what small chunks cost beyond what their data paid for
+        self._small_limit = limits.small_chunks * limits.chunk_average
 
     def next_event(self, buf: InputBuffer, eof: bool) -> BodyEvent:
-        """The next piece of the body, its end, or NEED_DATA."""
+        """The data of the chunks the buffer holds, the end of the body, or NEED_DATA."""
+        pieces: list[bytes | bytearray] = []
+        ended = self._parse(buf, pieces)
+        if pieces:
+            return Data(b"".join(pieces))  # the end (or an error) on the next call
+        if ended:
+            return END_OF_MESSAGE
+        if eof:
+            raise ProtocolError("connection closed in the middle of a chunked body")
+        return NEED_DATA
+
+    def _parse(self, buf: InputBuffer, pieces: list[bytes | bytearray]) -> bool:
+        """Add the data of the chunks in ``buf`` to ``pieces``; True at the end of the body."""
         while True:
             state = self._state
             if state == _DATA:
                 if not len(buf):
-                    break
+                    return False
                 data = buf.take(self._left)
                 self._left -= len(data)
                 if not self._left:
                     self._state = _DATA_END
-                return Data(data)
+                pieces.append(data)
+                continue
             if state == _DATA_END:
                 # RFC 9112 section 7.1: chunk = chunk-size [ chunk-ext ] CRLF
                 # chunk-data CRLF. Anything else after the data (CVE-2025-43859
@@ -125,26 +157,62 @@ class ChunkedBody:
                     continue
                 if have >= 2 or (have == 1 and buf.byte(0) != _CR):
                     raise ProtocolError("chunk data not followed by CRLF")
-                break
+                return False
             if state == _SIZE:
+                if not self._searched:
+                    self._whole_chunks(buf, pieces)
                 line = self._line(buf, MAX_CHUNK_SIZE_DIGITS + self.limits.chunk_extension, 400)
                 if line is None:
-                    break
+                    return False
                 self._size_line(line)
                 continue
             if state == _TRAILER:
                 line = self._line(buf, self.limits.header_field_size, 431)
                 if line is None:
-                    break
+                    return False
                 if not line:
                     self._state = _DONE
-                    return END_OF_MESSAGE
+                    return True
                 self._trailer_line(line)
                 continue
-            return END_OF_MESSAGE  # pragma: no cover - _DONE: the connection stops asking
-        if eof:
-            raise ProtocolError("connection closed in the middle of a chunked body")
-        return NEED_DATA
+            return True  # _DONE
+
+    def _whole_chunks(self, buf: InputBuffer, pieces: list[bytes | bytearray]) -> None:
+        """Take the chunks that are whole in ``buf`` and have no extension, in place.
+
+        Stops before anything else (the last chunk, an extension, a chunk not
+        all here, a malformed line): the line-by-line reader takes it from there
+        with every check, so both readings agree.
+        """
+        data, start = buf.view()
+        end = len(data)
+        pos = start
+        match = _SIMPLE_SIZE.match
+        while (found := match(data, pos)) is not None:
+            size = int(found[1], 16)
+            first = found.end()
+            stop = first + size
+            if not size or stop + 2 > end or data[stop] != _CR or data[stop + 1] != 10:
+                break
+            self._count(size, 0)
+            pieces.append(data[first:stop])
+            pos = stop + 2
+        if pos > start:
+            buf.skip(pos - start)
+
+    def _count(self, size: int, extension: int) -> None:
+        """Apply the body limit (413) and the small-chunk bound (400) to one chunk."""
+        self.received += size
+        limit = self.limits.body
+        if limit is not None and self.received > limit:
+            raise ProtocolError(f"request body larger than {limit} bytes", status=413)
+        small = self._small + self.limits.chunk_average + extension - size
+        self._small = small if small > 0 else 0
+        if small > self._small_limit:
+            raise ProtocolError(
+                f"chunked body of too many small chunks (more than {self.limits.small_chunks}"
+                f" carrying less than {self.limits.chunk_average} bytes each)"
+            )
 
     def _line(self, buf: InputBuffer, limit: int, status: int) -> bytes | None:
         """Take one CRLF-terminated line (without its CRLF), or None while it is incomplete."""
@@ -184,10 +252,7 @@ class ChunkedBody:
         if size == 0:
             self._state = _TRAILER  # RFC 9112 section 7.1: last-chunk, then trailers
             return
-        self.received += size
-        limit = self.limits.body
-        if limit is not None and self.received > limit:
-            raise ProtocolError(f"request body larger than {limit} bytes", status=413)
+        self._count(size, len(line) - digits)
         self._left = size
         self._state = _DATA
 

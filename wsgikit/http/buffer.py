@@ -60,6 +60,11 @@ class InputBuffer:
         """The unconsumed byte at ``index`` (which must exist)."""
         return self._data[self._pos + index]
 
+    def view(self) -> tuple[bytes | bytearray, int]:
+        """The underlying object and the index of its first unconsumed byte, for a
+        parser that matches in place (read only; consume with :meth:`skip`)."""
+        return self._data, self._pos
+
     def slice(self, start: int, end: int) -> bytes:
         """A copy of the unconsumed bytes ``[start:end]``, without consuming them."""
         pos = self._pos
