@@ -199,3 +199,12 @@ def test_many_small_chunks_are_refused(chunks: bytes, refused: bool) -> None:
             assert refused and exc.status == 400 and "small chunks" in str(exc)
         else:
             assert not refused and event is END_OF_MESSAGE
+
+
+def test_chunk_data_before_an_error_in_the_same_read_comes_first() -> None:
+    """As if the bytes had come in two reads: what was accepted does not depend on the cut."""
+    conn, _ = _request(_CHUNKED + b"2\r\nok\r\n1\r\nX\x00\n")
+    event = conn.next_event()
+    assert isinstance(event, Data) and event.data == b"okX"
+    with pytest.raises(ProtocolError, match="CRLF"):
+        conn.next_event()

@@ -109,6 +109,7 @@ class ChunkedBody:
         "_searched",
         "_small",
         "_small_limit",
+        "_error",
     )
 
     def __init__(self, limits: Limits, fields: int) -> None:
@@ -120,11 +121,24 @@ class ChunkedBody:
         self._searched = 0  # bytes searched for the end of the current line
         self._small = 0  # what small chunks cost beyond what their data paid for
         self._small_limit = limits.small_chunks * limits.chunk_average
+        self._error: ProtocolError | None = None  # found behind data not returned yet
 
     def next_event(self, buf: InputBuffer, eof: bool) -> BodyEvent:
-        """The data of the chunks the buffer holds, the end of the body, or NEED_DATA."""
+        """The data of the chunks the buffer holds, the end of the body, or NEED_DATA.
+
+        An error found behind some data is raised on the next call, after that data,
+        so what is accepted never depends on how the bytes were cut into reads.
+        """
+        if self._error is not None:
+            raise self._error
         pieces: list[bytes | bytearray] = []
-        ended = self._parse(buf, pieces)
+        try:
+            ended = self._parse(buf, pieces)
+        except ProtocolError as exc:
+            if not pieces:
+                raise
+            self._error = exc
+            ended = False
         if pieces:
             return Data(b"".join(pieces))  # the end (or an error) on the next call
         if ended:
