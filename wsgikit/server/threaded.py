@@ -123,6 +123,7 @@ _RETRY_AFTER = 5  # seconds, in a 503/507 for a body the spool has no room for
 # upstream keep-alive pool) is spread over them instead of going whole to the first
 # to wake, where keep-alive would keep it.
 _ACCEPT_BATCH = 1
+_INLINE_QUEUE = 8  # complete requests read ahead by a loop that runs the app itself
 _SWEEP = 0.1  # seconds between timeout checks
 _HEARTBEAT = 0.5  # seconds between monitor.notify() calls
 _LINGER = 0.5  # seconds an error response is given before the socket closes
@@ -278,7 +279,10 @@ class ThreadedServer(WorkerLoop):
         self._inline = self.threads == 1 and self.options.app_in_loop
         self._next_inline_beat = 0.0
         self.max_connections = max(1, self.options.worker_connections)
-        self.max_queued = self.threads  # complete requests waiting for a thread
+        # Complete requests waiting for a thread. The loop that runs the app itself
+        # reads only between two runs: it takes what each wake-up brings (up to
+        # _INLINE_QUEUE requests) instead of pausing and resuming all but one.
+        self.max_queued = _INLINE_QUEUE if self._inline else self.threads
         self._admission: Admission[_Connection] = Admission(self.threads, self.max_queued)
         # Filled by app threads, drained by the loop (deque appends are atomic).
         self._finished: collections.deque[tuple[_Connection, bool]] = collections.deque()
