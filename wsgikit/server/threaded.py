@@ -40,7 +40,8 @@ Backpressure:
 
 - ``worker_connections`` is the most connections held at once; at the limit
   the listeners are unregistered, so new connections wait in the listen backlog.
-- When every app thread is busy and ``threads`` complete requests are queued,
+- When every app thread is busy and the run queue is full (``threads`` complete
+  requests, at least 8: what one wake-up of the loop brings is taken whole),
   a connection that starts sending a new request is not read (its reads are
   unregistered) until a thread frees up.
 
@@ -123,7 +124,7 @@ _RETRY_AFTER = 5  # seconds, in a 503/507 for a body the spool has no room for
 # upstream keep-alive pool) is spread over them instead of going whole to the first
 # to wake, where keep-alive would keep it.
 _ACCEPT_BATCH = 1
-_INLINE_QUEUE = 8  # complete requests read ahead by a loop that runs the app itself
+_READ_AHEAD = 8  # complete requests the loop reads ahead of its app threads (at least)
 _SWEEP = 0.1  # seconds between timeout checks
 _HEARTBEAT = 0.5  # seconds between monitor.notify() calls
 _LINGER = 0.5  # seconds an error response is given before the socket closes
@@ -279,10 +280,10 @@ class ThreadedServer(WorkerLoop):
         self._inline = self.threads == 1 and self.options.app_in_loop
         self._next_inline_beat = 0.0
         self.max_connections = max(1, self.options.worker_connections)
-        # Complete requests waiting for a thread. The loop that runs the app itself
-        # reads only between two runs: it takes what each wake-up brings (up to
-        # _INLINE_QUEUE requests) instead of pausing and resuming all but one.
-        self.max_queued = _INLINE_QUEUE if self._inline else self.threads
+        # Complete requests waiting for a thread: what one wake-up of the loop brings
+        # is taken (up to _READ_AHEAD requests, or one per thread), instead of pausing
+        # and resuming all but the few a thread is free for.
+        self.max_queued = max(self.threads, _READ_AHEAD)
         self._admission: Admission[_Connection] = Admission(self.threads, self.max_queued)
         # Filled by app threads, drained by the loop (deque appends are atomic).
         self._finished: collections.deque[tuple[_Connection, bool]] = collections.deque()
