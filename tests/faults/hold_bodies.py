@@ -20,7 +20,7 @@ from wsgikit.testing import LiveServer
 
 from ..rawhttp import RawClient
 from ..support import wait_for
-from .probes import children, rss_kib
+from .probes import children, rss_kib, server_settings
 
 
 def main() -> None:
@@ -29,9 +29,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--size", type=int, default=1_000_000)
     args, server_flags = parser.parse_known_args()
-    settings = {"worker_connections": 1000, "body_timeout": 120}
-    for flag, value in zip(server_flags[::2], server_flags[1::2], strict=True):
-        settings[flag.lstrip("-").replace("-", "_")] = value
+    settings = server_settings(server_flags, {"worker_connections": 1000, "body_timeout": 120})
     with LiveServer("tests.apps:echo", workers=2, cwd=args.root, **settings) as server:
         assert server.process is not None
         master = server.process.pid

@@ -21,7 +21,7 @@ import time
 from wsgikit.testing import LiveServer
 
 from ..support import wait_for
-from .probes import children, rss_kib
+from .probes import children, rss_kib, server_settings
 
 FIELD = 8170  # bytes of each field's value: a field line of 8182 bytes, under 8190
 
@@ -82,9 +82,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--fields", type=int, default=98)
     args, server_flags = parser.parse_known_args()
-    settings = {"worker_connections": 1000, "header_timeout": 120}
-    for flag, value in zip(server_flags[::2], server_flags[1::2], strict=True):
-        settings[flag.lstrip("-").replace("-", "_")] = value
+    settings = server_settings(server_flags, {"worker_connections": 1000, "header_timeout": 120})
     head = large_head(args.fields)
     with LiveServer("tests.apps:echo", workers=2, cwd=args.root, **settings) as server:
         assert server.process is not None

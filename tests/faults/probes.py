@@ -17,6 +17,14 @@ from wsgikit.testing import LiveServer
 from ..rawhttp import RawClient
 
 
+def server_settings(flags: list[str], defaults: dict[str, object]) -> dict[str, object]:
+    """A measurement script's leftover ``--flag value`` pairs as LiveServer settings."""
+    settings = dict(defaults)
+    for flag, value in zip(flags[::2], flags[1::2], strict=True):
+        settings[flag.lstrip("-").replace("-", "_")] = value
+    return settings
+
+
 def children(pid: int) -> set[int]:
     """The live child processes of ``pid`` (Linux /proc)."""
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from wsgikit.server.monitor import NullMonitor
 from wsgikit.testing import LiveServer
 
 from ..support import DEADLINE
@@ -55,25 +56,21 @@ def test_a_response_larger_than_every_buffer_reaches_a_slow_reader() -> None:
         assert len(response.body) == 12 << 20
 
 
-class _Beats:
+class _Beats(NullMonitor):
     """A monitor that counts heartbeats while a request runs."""
 
     def __init__(self) -> None:
-        self.beats = 0
+        super().__init__()
         self.running = False
         self.beats_while_running = 0
 
     def notify(self) -> None:
-        self.beats += 1
         if self.running:
             self.beats_while_running += 1
 
     def task_started(self, label: str) -> int:
         self.running = True
         return 0
-
-    def task_progress(self, token: int) -> None:
-        pass
 
     def task_finished(
         self, token: int, failed: bool = False, outcome: int = 0, duration: float = 0.0
