@@ -13,20 +13,24 @@ import statistics
 import threading
 import time
 from types import TracebackType
+from typing import TypeVar
 
 from bench.servers import HOST
 
+_T = TypeVar("_T", bound="Periodic")
 
-class Prober:
-    """Probe ``port`` from a thread for the duration of a ``with`` block."""
 
-    def __init__(self, port: int, timeout: float, interval: float = 0.25) -> None:
-        self.port, self.timeout, self.interval = port, timeout, interval
-        self.latencies: list[float | None] = []  # None: no 2xx answer within the timeout
+class Periodic:
+    """Calls :meth:`tick` every ``interval`` seconds from a thread, for the duration of a
+    ``with`` block; leaving it waits up to ``join_timeout`` for a tick under way."""
+
+    def __init__(self, interval: float, join_timeout: float, name: str) -> None:
+        self.interval = interval
+        self._join_timeout = join_timeout
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="bench-probe", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def __enter__(self) -> Prober:
+    def __enter__(self: _T) -> _T:
         self._thread.start()
         return self
 
@@ -37,11 +41,26 @@ class Prober:
         tb: TracebackType | None,
     ) -> None:
         self._stop.set()
-        self._thread.join(self.timeout + 1)
+        self._thread.join(self._join_timeout)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self.latencies.append(self._probe())
+            self.tick()
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+
+class Prober(Periodic):
+    """Probe ``port`` from a thread for the duration of a ``with`` block."""
+
+    def __init__(self, port: int, timeout: float, interval: float = 0.25) -> None:
+        super().__init__(interval, timeout + 1, "bench-probe")
+        self.port, self.timeout = port, timeout
+        self.latencies: list[float | None] = []  # None: no 2xx answer within the timeout
+
+    def tick(self) -> None:
+        self.latencies.append(self._probe())
 
     def _probe(self) -> float | None:
         start = time.perf_counter()

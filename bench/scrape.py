@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from types import TracebackType
 
+from bench.probe import Periodic
 from bench.servers import HOST
 
 
@@ -44,42 +43,27 @@ def _control_show(path: str, timeout: float) -> bool:
     return bool(json.loads(data).get("ok"))
 
 
-class Scraper:
+class Scraper(Periodic):
     """Reads the server's metrics, health and status every ``interval`` seconds from a
     thread, for the duration of a ``with`` block; counts what answered."""
 
     def __init__(
         self, metrics_port: int, control_path: str, interval: float = 1.0, timeout: float = 2.0
     ) -> None:
+        super().__init__(interval, 3 * timeout + 1, "bench-scrape")
         self.metrics_port, self.control_path = metrics_port, control_path
-        self.interval, self.timeout = interval, timeout
+        self.timeout = timeout
         self.counts = {"scrapes": 0, "failed": 0}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="bench-scrape", daemon=True)
 
-    def __enter__(self) -> Scraper:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(3 * self.timeout + 1)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            for check in (
-                lambda: _http_get(self.metrics_port, "/metrics", self.timeout),
-                lambda: _http_get(self.metrics_port, "/healthz", self.timeout),
-                lambda: _control_show(self.control_path, self.timeout),
-            ):
-                try:
-                    ok = check()
-                except (OSError, ValueError):
-                    ok = False
-                self.counts["scrapes"] += 1
-                self.counts["failed"] += not ok
+    def tick(self) -> None:
+        for check in (
+            lambda: _http_get(self.metrics_port, "/metrics", self.timeout),
+            lambda: _http_get(self.metrics_port, "/healthz", self.timeout),
+            lambda: _control_show(self.control_path, self.timeout),
+        ):
+            try:
+                ok = check()
+            except (OSError, ValueError):
+                ok = False
+            self.counts["scrapes"] += 1
+            self.counts["failed"] += not ok

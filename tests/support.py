@@ -1,10 +1,15 @@
-"""Small helpers every kind of test uses: a bounded wait and a free port."""
+"""Small helpers every kind of test uses: a bounded wait, a free port, the children of a
+process, and a subprocess that never outlives its test."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 #: The default bound of a wait in tests; generous, for a shared and loaded machine.
 DEADLINE = 15.0
@@ -28,3 +33,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return set()
+    return {int(p) for p in text.split()}
+
+
+@contextlib.contextmanager
+def reaped(proc: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """Run the block; then kill ``proc`` (by its PID) if the test left it running."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

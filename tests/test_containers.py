@@ -21,7 +21,7 @@ from wsgikit.cli import load_config
 from wsgikit.config import ConfigError, available_cpus, default_workers
 
 from .rawhttp import answers
-from .support import free_port, wait_for
+from .support import free_port, reaped, wait_for
 from .test_cli import ROOT, printed, run
 
 
@@ -53,14 +53,10 @@ def test_serving_on_port_as_a_platform_sets_it() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
+    with reaped(proc):
         wait_for(lambda: (answers(port) or b"").startswith(b"HTTP/1.1 200"), what="serving")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     assert f"Listening at: http://0.0.0.0:{port}" in err
 
 
@@ -151,7 +147,7 @@ def test_a_numeric_user_without_a_passwd_entry_runs_the_workers(with_group: bool
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
+    with reaped(proc):
         answer = wait_for(lambda: answers(port, "/pid"), what="serving")
         assert isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 200"), answer
         worker = int(answer.split(b"\r\n\r\n", 1)[1])
@@ -160,10 +156,6 @@ def test_a_numeric_user_without_a_passwd_entry_runs_the_workers(with_group: bool
         assert ids["Gid"][:3] == [str(gid)] * 3 and ids["Groups"] == [str(gid)]
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 
@@ -228,7 +220,7 @@ def _body(port: int, path: str) -> bytes:
 def test_as_pid_1_the_master_reaps_orphans_and_drains_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     proc = _as_pid_1(2, port)
-    try:
+    with reaped(proc):
         assert _body(port, "/") == b"/ ppid 1"  # the workers' master is PID 1
         (master,) = wait_for(lambda: list(_children(proc.pid)), what="the master")
         workers = set(wait_for(lambda: len(_children(master)) == 2 and _children(master), "2"))
@@ -247,10 +239,6 @@ def test_as_pid_1_the_master_reaps_orphans_and_drains_on_sigterm(tmp_path: Path)
         os.kill(master, signal.SIGTERM)
         slow.join(30)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     assert result and (result[0] or b"").startswith(b"HTTP/1.1 200"), result
     assert proc.returncode == 0, err
     assert "graceful stop (SIGTERM)" in err and "exiting with status 0" in err
@@ -263,7 +251,7 @@ def test_as_pid_1_one_process_leaves_orphans_zombies_so_use_an_init(tmp_path: Pa
     # app's own subprocesses. As PID 1 it needs an init (docker run --init, tini).
     port = free_port()
     proc = _as_pid_1(0, port)
-    try:
+    with reaped(proc):
         assert _body(port, "/") == b"/ ppid 0"  # the server itself is PID 1
         (server,) = wait_for(lambda: list(_children(proc.pid)), what="the server")
         go = tmp_path / "go"
@@ -272,10 +260,6 @@ def test_as_pid_1_one_process_leaves_orphans_zombies_so_use_an_init(tmp_path: Pa
         wait_for(lambda: "Z" in _children(server).values(), what="a zombie orphan")
         os.kill(server, signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     assert proc.returncode == 0, err
 
 
@@ -310,7 +294,7 @@ def test_the_dockerfile_cmd_serves_on_port_as_pid_1_and_stops_on_sigterm(tmp_pat
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
+    with reaped(proc):
         assert _body(port, "/") == b"Hello from myapp"
         (master,) = wait_for(lambda: list(_children(proc.pid)), what="the master")
         status = Path(f"/proc/{master}/status").read_text().splitlines()
@@ -318,10 +302,6 @@ def test_the_dockerfile_cmd_serves_on_port_as_pid_1_and_stops_on_sigterm(tmp_pat
         assert nspid.split()[-1] == "1", nspid  # PID 1 in its namespace
         os.kill(master, signal.SIGTERM)  # docker stop
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     assert proc.returncode == 0, err
     assert f"Listening at: http://0.0.0.0:{port}" in err
     assert '"GET / HTTP/1.1" 200' in out  # --access-logfile -: the access log on stdout

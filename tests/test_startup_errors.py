@@ -22,7 +22,7 @@ from wsgikit.cli import main
 from wsgikit.config import Config, ConfigError
 from wsgikit.preflight import Limit, check_settings, system_limits
 
-from .support import DEADLINE, wait_for
+from .support import DEADLINE, reaped, wait_for
 from .test_cli import ROOT, one_error_line, run
 
 APP = "examples.hello:application"
@@ -192,7 +192,7 @@ def test_one_process_switching_user_removes_its_pidfile_at_exit() -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        try:
+        with reaped(proc):
             wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="pidfile")
             assert os.stat(pidfile).st_uid != 0  # handed to the user that must remove it
             wait_for(lambda: _switched(proc.pid), what="the server running as nobody")
@@ -205,10 +205,6 @@ def test_one_process_switching_user_removes_its_pidfile_at_exit() -> None:
                 assert line, "the server exited before it listened"
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
         assert not pidfile.exists()

@@ -9,8 +9,7 @@ import pytest
 
 from wsgikit.testing import LiveServer
 
-from ..support import wait_for
-from .probes import children
+from ..support import children, wait_for
 
 FAULTY = "tests.faults.app:faulty"
 

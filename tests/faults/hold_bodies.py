@@ -19,8 +19,8 @@ import time
 from wsgikit.testing import LiveServer
 
 from ..rawhttp import RawClient
-from ..support import wait_for
-from .probes import children, rss_kib, server_settings
+from ..support import children, wait_for
+from .probes import rss_kib, server_settings
 
 
 def main() -> None:

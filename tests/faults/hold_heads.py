@@ -20,8 +20,8 @@ import time
 
 from wsgikit.testing import LiveServer
 
-from ..support import wait_for
-from .probes import children, rss_kib, server_settings
+from ..support import children, wait_for
+from .probes import rss_kib, server_settings
 
 FIELD = 8170  # bytes of each field's value: a field line of 8182 bytes, under 8190
 

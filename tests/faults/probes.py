@@ -25,15 +25,6 @@ def server_settings(flags: list[str], defaults: dict[str, object]) -> dict[str, 
     return settings
 
 
-def children(pid: int) -> set[int]:
-    """The live child processes of ``pid`` (Linux /proc)."""
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except FileNotFoundError:
-        return set()
-    return {int(p) for p in text.split()}
-
-
 def rss_kib(pid: int) -> int:
     """Resident memory of ``pid`` in KiB (``VmRSS`` of /proc/<pid>/status)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

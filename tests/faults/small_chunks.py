@@ -29,8 +29,7 @@ from pathlib import Path
 
 from wsgikit.testing import LiveServer
 
-from ..support import free_port, wait_for
-from .probes import children
+from ..support import children, free_port, wait_for
 
 _HEAD = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
 

@@ -7,8 +7,8 @@ import signal
 import socket
 import time
 
-from ..support import wait_for
-from .probes import Probes, children
+from ..support import children, wait_for
+from .probes import Probes
 
 
 def _send_and_forget(port: int, path: str) -> None:

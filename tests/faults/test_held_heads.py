@@ -13,8 +13,9 @@ import select
 import time
 
 from ..rawhttp import RawClient
+from ..support import children
 from .hold_heads import large_head, send_heads
-from .probes import Probes, children, rss_kib
+from .probes import Probes, rss_kib
 
 BUDGET = 4 << 20
 

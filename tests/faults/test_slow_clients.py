@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from ..rawhttp import RawClient
-from ..support import wait_for
+from ..support import children, wait_for
 from .probes import (
     Probes,
-    children,
     closed_by_server,
     idle_clients,
     non_reading_client,

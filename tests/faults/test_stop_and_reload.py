@@ -9,8 +9,8 @@ import time
 import pytest
 
 from ..rawhttp import RawClient
-from ..support import wait_for
-from .probes import Probes, children, open_fds, rss_kib
+from ..support import children, wait_for
+from .probes import Probes, open_fds, rss_kib
 
 
 def _get(port: int, path: str) -> int:

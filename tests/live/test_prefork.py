@@ -16,19 +16,10 @@ import pytest
 from wsgikit.testing import LiveServer
 
 from ..rawhttp import RawClient
-from ..support import wait_for
+from ..support import children, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "tests.apps:service"
-
-
-def children(pid: int) -> set[int]:
-    """The live child processes of ``pid`` (Linux /proc)."""
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except FileNotFoundError:
-        return set()
-    return {int(p) for p in text.split()}
 
 
 class RequestLoop:

@@ -17,7 +17,7 @@ import pytest
 from wsgikit.process import MasterState, SystemdNotify
 from wsgikit.testing import LiveServer
 
-from ..support import free_port, wait_for
+from ..support import free_port, reaped, wait_for
 from .test_prefork import ROOT, SERVICE
 
 
@@ -200,14 +200,10 @@ def test_notify_in_one_process_mode(tmp_path: Path) -> None:
             env={**os.environ, "NOTIFY_SOCKET": systemd.address},
             stderr=subprocess.DEVNULL,
         )
-        try:
+        with reaped(proc):
             wait_for(lambda: systemd.has("READY"), what="READY=1")
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
         wait_for(lambda: systemd.has("STOPPING"), what="STOPPING=1")
     finally:
         systemd.close()

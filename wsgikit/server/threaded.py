@@ -279,6 +279,7 @@ class ThreadedServer(WorkerLoop):
         # One app thread, in a supervised worker: the loop's thread runs the app.
         self._inline = self.threads == 1 and self.options.app_in_loop
         self._next_inline_beat = 0.0
+        self._running_here: _Connection | None = None  # whose app the loop runs now
         self.max_connections = max(1, self.options.worker_connections)
         # Complete requests waiting for a thread: what one wake-up of the loop brings
         # is taken (up to _READ_AHEAD requests, or one per thread), instead of pausing
@@ -788,7 +789,11 @@ class ThreadedServer(WorkerLoop):
             # wait too, within bounds: the heartbeat beats on each write
             # (_inline_progress), a writer that must wait sends itself
             # (OutputBuffer's self_flushing), and deadlines are applied after.
-            self._run_app(conn)
+            self._running_here = conn
+            try:
+                self._run_app(conn)
+            finally:
+                self._running_here = None
             self._take_finished()
 
     def _take_finished(self) -> None:
@@ -818,9 +823,9 @@ class ThreadedServer(WorkerLoop):
         selector = self._selector
         if selector is None:
             return False
-        running = {conn.fd for conn in self._conns.values() if conn.phase is _Phase.RUNNING}
+        running = self._running_here
         return any(
-            key.fd not in running and key.data is not None and mask & selectors.EVENT_READ
+            key.data is not None and key.data is not running and mask & selectors.EVENT_READ
             for key, mask in selector.select(0)
         )
 
