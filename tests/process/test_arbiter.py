@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,22 +127,29 @@ def test_a_booted_worker_that_dies_is_replaced_at_once(harness: Harness) -> None
     assert not harness.log_lines("refilling")
 
 
-def _boots_then_fails(harness: Harness, first: int, failures: int) -> Any:
+def _boots_then_fails(harness: Harness, first: int, failures: int, gate: Path | None = None) -> Any:
     """A worker main: the ``first`` workers boot, the next ``failures`` die before booting,
-    the rest boot."""
+    the rest boot (once ``gate`` exists, if given: at most 1 s later)."""
 
     def main(ctx: WorkerContext) -> None:
         done = len(harness.events("boot")) + len(harness.events("no-boot"))
         if done >= first and len(harness.events("no-boot")) < failures:
             record(harness.events_path, "no-boot")
             os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would, mid-import
+        if gate is not None and done >= first:
+            deadline = time.monotonic() + 1.0
+            while not gate.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
         harness.idle()(ctx)
 
     return main
 
 
 def test_a_worker_that_cannot_boot_delays_only_its_own_slot(harness: Harness) -> None:
-    arbiter = make(harness, _boots_then_fails(harness, first=2, failures=1), workers=2)
+    # The replacement of the booted worker boots only once the test has looked: a boot
+    # ends the streak and frees the delayed slot (as it should), which the look must precede.
+    gate = harness.tmp_path / "boot"
+    arbiter = make(harness, _boots_then_fails(harness, first=2, failures=1, gate=gate))
     arbiter.backoff = Backoff(initial=60.0, cap=60.0)
 
     def driver() -> None:
@@ -150,8 +158,12 @@ def test_a_worker_that_cannot_boot_delays_only_its_own_slot(harness: Harness) ->
         os.kill(first, signal.SIGKILL)  # its replacement dies before booting...
         wait_for(lambda: harness.log_lines("refilling its slot in 60.00s"), "slot delayed")
         os.kill(second, signal.SIGKILL)  # ...which must not delay this booted one's
-        wait_for(lambda: len(harness.events("boot")) == 3, "the other slot refilled")
+        wait_for(
+            lambda: second not in (pids := arbiter.worker_pids()) and pids, "the other refilled"
+        )
         assert len(arbiter.worker_pids()) == 1  # the delayed slot still waits
+        gate.touch()
+        wait_for(lambda: len(harness.events("boot")) == 3, "the other slot booted")
         arbiter.stop()
 
     assert run_arbiter(arbiter, driver) == 0
