@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from wsgikit.server import sync
 from wsgikit.testing import LiveServer
 
 from .. import apps
@@ -257,6 +258,42 @@ def test_a_busy_keep_alive_client_does_not_starve_a_new_one(wsgikit_server, work
     finally:
         done.set()
         thread.join(10)
+
+
+def test_sync_a_keep_alive_connection_keeps_its_turn_while_another_client_waits(
+    wsgikit_server, monkeypatch
+):
+    """The sync worker shares an accept and a close among a few requests of a
+    connection (its turn) before it gives the worker up to a waiting client."""
+    monkeypatch.setattr(sync, "_TURN_REQUESTS", 3)
+    monkeypatch.setattr(sync, "_TURN_SECONDS", 60.0)
+    newcomer_waits = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/0":
+            newcomer_waits.wait(10)  # the first response goes out while a client waits
+        body = environ["PATH_INFO"].encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+
+    server = wsgikit_server(app, keepalive=30, worker_class="sync")
+    with RawClient(server.port) as holder:
+        holder.send(GET % b"0" + GET % b"1" + GET % b"2" + GET % b"3")
+        with RawClient(server.port) as newcomer:
+            newcomer.send(GET % b"newcomer")  # waits in the listen backlog
+            newcomer_waits.set()
+            answers = [holder.read_response() for _ in range(3)]
+            assert [body for _, _, body in answers] == [b"/0", b"/1", b"/2"]
+            # Two responses within the turn keep the connection; the third ends the
+            # turn while a client waits, and the fourth request is not read.
+            assert [headers.get("connection") for _, headers, _ in answers] == [
+                None,
+                None,
+                "close",
+            ]
+            assert holder.closed_by_server()
+            status, _, body = newcomer.read_response()
+            assert (status, body) == (200, b"/newcomer")
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,12 @@
 
 A selector waits on the listening sockets and a wake-up channel; each accepted
 connection is served to the end (its keep-alive requests included) before the
-next accept. Four timeouts bound a client: the request head must arrive
-within ``header_timeout``, an idle keep-alive connection is closed after
-``keepalive`` seconds, a stalled body read fails after ``body_timeout`` and a
-stalled response write after ``write_timeout``.
+next accept. While other clients wait to connect, a connection keeps the worker
+for its turn (a few requests, or a few milliseconds) and is then answered with
+``Connection: close``; an idle one is given up. Four timeouts bound a client:
+the request head must arrive within ``header_timeout``, an idle keep-alive
+connection is closed after ``keepalive`` seconds, a stalled body read fails
+after ``body_timeout`` and a stalled response write after ``write_timeout``.
 
 A graceful stop finishes the connection being served and then answers the
 connections already waiting in the listen backlog, one after another with
@@ -56,6 +58,12 @@ _DRAIN_LIMIT = 1 << 20  # unread body bytes we discard to keep a connection aliv
 _CLOSE_GRACE = 0.02  # seconds to wait for a request already on its way before closing
 _FRESH_GRACE = 1.0  # seconds a just-accepted connection gets to send its request at a stop
 _BEAT = 1.0  # longest wait without a heartbeat
+# A connection's turn: while other clients wait to connect, a keep-alive connection
+# keeps the worker for this many requests or this long since it was accepted, then
+# its response says Connection: close. An accept and a close cost about as much as a
+# small request; a turn shares them among its requests and keeps the others' wait short.
+_TURN_REQUESTS = 16
+_TURN_SECONDS = 0.01
 
 
 class _Wait:
@@ -146,6 +154,8 @@ class SocketTransport:
             self._progress()
 
     def send(self, data: bytes) -> None:
+        if not data:
+            return  # (the end of a Content-Length body frames nothing)
         if self.tls is not None:
             data = self.tls.encrypt(data)
         self.send_raw(data)
@@ -255,13 +265,21 @@ class SyncServer(WorkerLoop):
     """Serves listening sockets one connection at a time until :meth:`stop`."""
 
     def _setup(self) -> None:
+        self._turn_requests = 0
+        self._turn_ends = 0.0
         self._listen_poll = select.poll()
         for sock in self.listeners:
             self._listen_poll.register(sock.fileno(), select.POLLIN)
 
     def _keep_alive(self) -> bool:
-        """Keep the connection only while nobody else waits to connect (fairness)."""
-        return not self._stopping and self.options.keepalive > 0 and not self._listen_poll.poll(0)
+        """Keep the connection while its turn lasts, then only while nobody else
+        waits to connect (fairness). Asked once per response."""
+        if self._stopping or self.options.keepalive <= 0:
+            return False
+        self._turn_requests += 1
+        if self._turn_requests < _TURN_REQUESTS and time.monotonic() < self._turn_ends:
+            return True
+        return not self._listen_poll.poll(0)
 
     def serve_forever(self) -> None:
         selector = selectors.DefaultSelector()
@@ -336,7 +354,10 @@ class SyncServer(WorkerLoop):
         )
         base = handler.base_environ(listener)
         remote = peer_address(addr)
-        idle_deadline = time.monotonic() + options.header_timeout
+        now = time.monotonic()
+        idle_deadline = now + options.header_timeout
+        self._turn_requests = 0
+        self._turn_ends = now + _TURN_SECONDS
         start = self._open(client, wait, transport, remote, idle_deadline)
         if start is None:
             return
