@@ -279,7 +279,7 @@ def test_graceful_stop_finishes_in_flight_requests() -> None:
         assert started.wait(DEADLINE)
         queued = live.connect()  # complete, waiting for the only app thread
         queued.send(b"GET /queued HTTP/1.1\r\nHost: t\r\n\r\n")
-        wait_for(lambda: len(live.server._admission.ready) == 1, "the second request to be queued")
+        wait_for(lambda: live.server._admission.waiting == 1, "the second request to be queued")
         stopper = threading.Thread(target=live.stop, daemon=True)
         start = time.monotonic()
         stopper.start()
@@ -400,6 +400,67 @@ def test_environ_says_whether_the_app_runs_in_several_threads(
     assert seen["wsgi.multithread"] is multithread
 
 
+def test_a_freed_app_thread_takes_the_next_waiting_request_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The loop hands complete requests to the app threads' queue ahead of time: a
+    thread that finishes one starts the next waiting request at once, not when the
+    loop next wakes up to hand it over (here the loop is held right after the first
+    request finishes, and the second one still starts)."""
+    first_running = threading.Event()
+    release_first = threading.Event()
+    second_running = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        if environ["PATH_INFO"] == "/first":
+            first_running.set()
+            release_first.wait(DEADLINE)
+        else:
+            second_running.set()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    with serve(app, threads=1) as live:
+        first = live.connect()
+        first.send(b"GET /first HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert first_running.wait(DEADLINE)
+        second = live.connect()
+        second.send(b"GET /second HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: live.server._admission.waiting == 1, "the second request to be read")
+        loop_free = threading.Event()
+        take_finished = live.server._take_finished
+
+        def held_loop() -> None:  # the loop, woken by the finished request, is held here
+            loop_free.wait(DEADLINE)
+            take_finished()
+
+        monkeypatch.setattr(live.server, "_take_finished", held_loop)
+        try:
+            release_first.set()
+            assert second_running.wait(5.0), "the second request waited for the loop"
+        finally:
+            loop_free.set()
+        assert first.read_response().body == b"/first"
+        assert second.read_response().body == b"/second"
+
+
+def test_requests_queued_in_the_pool_free_a_thread_held_by_a_silent_client() -> None:
+    """Requests handed ahead to the app threads' queue count as waiting for a thread: an
+    app thread stuck past the spool limit on a client that reads nothing gives it up
+    after a second without progress, not after write_timeout (60 s here)."""
+    produced = [0]
+    with serve(
+        _big_app(produced, 50), threads=1, response_spool_limit=4 << 20, write_timeout=60
+    ) as live:
+        stalled = live.connect(rcvbuf=65536)
+        stalled.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: produced[0] >= 5, "the big response to fill its spool")
+        waiting = live.connect(timeout=DEADLINE)
+        assert waiting.get("/").status == 200
+        assert produced[0] < 50, "the stalled response was not given up"
+        assert stalled.at_eof(DEADLINE), "the stalled client is closed"
+
+
 def test_saturated_pool_still_answers_every_request() -> None:
     # Two threads, many concurrent clients: requests wait (in sockets or the
     # bounded queue) and are all answered.
@@ -415,7 +476,7 @@ def test_saturated_pool_still_answers_every_request() -> None:
         for i, client in enumerate(clients):
             client.send(f"GET /{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
         time.sleep(0.2)
-        queued = len(live.server._admission.ready)
+        queued = live.server._admission.waiting
         assert queued <= live.server.max_queued
         for _ in range(12):
             gate.release()

@@ -4,8 +4,9 @@ The selector loop reads whole requests before an app thread sees them. Without
 a bound it would read every request every client sends, however busy the
 threads are. :class:`Admission` keeps the books:
 
-- at most ``threads`` requests run at once (``in_flight``), and at most
-  ``queued`` complete requests wait for a thread (``ready``);
+- at most ``threads`` requests run at once, and at most ``queued`` complete
+  requests wait for a thread, in ``ready`` or, handed ahead (``hand_ahead``),
+  in the app threads' own queue (``in_flight`` counts both kinds handed out);
 - past that the worker is *saturated*: a connection that starts sending a new
   request is not read but waits in a first-come-first-served line, its bytes
   left in its socket;
@@ -36,10 +37,15 @@ W = TypeVar("W", bound=Waiter)
 class Admission(Generic[W]):
     """The run queue and the waiting line of one threaded worker loop."""
 
-    def __init__(self, threads: int, queued: int) -> None:
+    def __init__(self, threads: int, queued: int, *, hand_ahead: bool = False) -> None:
         self.threads = threads
         self.capacity = threads + queued
-        self.in_flight = 0  # requests an app thread is answering
+        # How many requests may be handed out at once: one per app thread, or (with
+        # ``hand_ahead``) all of them, to a pool whose own queue holds what no thread
+        # runs yet, so a thread that finishes takes the next request at once
+        # instead of waiting for the loop to wake up and hand it over.
+        self.slots = self.capacity if hand_ahead else threads
+        self.in_flight = 0  # requests handed to the app threads (running or queued there)
         self.ready: collections.deque[W] = collections.deque()  # complete, waiting for a thread
         self._line: collections.deque[W] = collections.deque()
         self._admitted = 0  # admitted connections that have not read yet
@@ -53,7 +59,12 @@ class Admission(Generic[W]):
     def crowded(self) -> bool:
         """Requests or connections wait for an app thread. Read from app threads too
         (a deque's length is read atomically); a moment's staleness does no harm."""
-        return bool(self.ready) or bool(self._line)
+        return self.in_flight > self.threads or bool(self.ready) or bool(self._line)
+
+    @property
+    def waiting(self) -> int:
+        """Complete requests that wait for an app thread (here or in the pool's queue)."""
+        return len(self.ready) + max(0, self.in_flight - self.threads)
 
     def saturated(self) -> bool:
         return self.in_flight + len(self.ready) >= self.capacity
@@ -88,7 +99,7 @@ class Admission(Generic[W]):
 
     def next_to_run(self) -> W | None:
         """The next queued request to hand to a free app thread (counted as running)."""
-        while self.ready and self.in_flight < self.threads:
+        while self.ready and self.in_flight < self.slots:
             conn = self.ready.popleft()
             if not conn.closed:
                 self.in_flight += 1
