@@ -8,16 +8,17 @@ reopened by :meth:`Logs.reopen` (``SIGUSR1``), so logrotate works.
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import logging.config
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, ConfigError
-from .wsgi import ResponseInfo
+
+if TYPE_CHECKING:
+    from .wsgi import ResponseInfo
 
 __all__ = ["Logs"]
 
@@ -118,11 +119,17 @@ class Logs:
         self.error = logging.getLogger(ERROR_LOGGER)
         self.access_logger = logging.getLogger(ACCESS_LOGGER)
         self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
-        self._json = config.access_log_json
+        self._json: Callable[[Any], str] | None = None  # json.dumps with access_log_json
+        if config.access_log_json:
+            import json  # only for JSON access lines: not at every start
+
+            self._json = json.dumps
         self._format = config.access_log_format
         if config.logconfig_dict is not None:
+            from logging.config import dictConfig  # only with a log config: not at every start
+
             try:
-                logging.config.dictConfig(config.logconfig_dict)
+                dictConfig(config.logconfig_dict)
             except (ValueError, KeyError, TypeError, AttributeError, ImportError) as exc:
                 raise ConfigError("logconfig_dict", f"{type(exc).__name__}: {exc}") from None
         elif config.logconfig:
@@ -143,14 +150,17 @@ class Logs:
         )
 
     def _load_config_file(self, path: str) -> None:
+        import json
+        from logging.config import dictConfig, fileConfig  # only with a log config
+
         try:
             if path.endswith(".json"):
                 with open(path, encoding="utf-8") as file:
-                    logging.config.dictConfig(json.load(file))
+                    dictConfig(json.load(file))
             elif not os.path.exists(path):  # fileConfig's own error would be a KeyError
                 raise FileNotFoundError(f"no such file: {path!r}")
             else:
-                logging.config.fileConfig(path, disable_existing_loggers=False)
+                fileConfig(path, disable_existing_loggers=False)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             raise ConfigError("logconfig", f"cannot use {path!r}: {reason}") from None
@@ -180,7 +190,7 @@ class Logs:
                 "duration_ms": round(duration * 1000, 3),
                 "pid": os.getpid(),
             }
-            self.access_logger.info(json.dumps(record))
+            self.access_logger.info(self._json(record))
             return
         try:
             line = self._format % atoms

@@ -26,8 +26,6 @@ from .config import Config, ConfigError
 from .gunicorn_compat import GunicornHooks
 from .importer import AppImportError, import_app
 from .logs import Logs
-from .observe import ControlService, MetricsService, StatsdService
-from .observe.control import open_control_socket
 from .process import (
     BOOT_ERROR_EXIT,
     Arbiter,
@@ -173,12 +171,18 @@ def open_services(
     Opened before the workers start, so a bad address fails at once (exit 2).
     """
     services: list[MasterService] = []
+    # Each service is imported only when the settings ask for it: not at every start.
     try:
         if config.metrics_bind:
+            from .observe import MetricsService
+
             sock = open_listener(parse_bind(config.metrics_bind), 64, config.reuse_port)
             services.append(MetricsService(sock, logs.error))
             logs.error.info("Metrics at: %s/metrics (and /healthz)", describe(sock))
         if config.control_socket and not config.control_socket_disable:
+            from .observe import ControlService
+            from .observe.control import open_control_socket
+
             path = os.path.abspath(config.control_socket)
             try:
                 control = open_control_socket(path, config.control_socket_mode)
@@ -197,6 +201,8 @@ def open_services(
         if config.reload:
             services.append(_reload_service(config, logs))
         if config.statsd_host:
+            from .observe import StatsdService
+
             try:
                 services.append(
                     StatsdService(

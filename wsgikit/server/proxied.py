@@ -19,19 +19,12 @@ module holds the policy the worker loops apply, without doing I/O itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..http import (
-    NEED_DATA,
-    ForwardedPolicy,
-    NotProxyProtocol,
-    ProtocolError,
-    ProxyFamily,
-    ProxyHeader,
-    Request,
-    TrustedPeers,
-    parse_proxy_header,
-)
+from ..http import NEED_DATA, ForwardedPolicy, ProtocolError, Request, TrustedPeers
+
+if TYPE_CHECKING:
+    from ..http.proxy_protocol import ProxyHeader
 
 __all__ = ["ProxyGate", "ProxyRefused", "GateOpen", "Peer", "Forwarding", "ProxyMode"]
 
@@ -76,6 +69,9 @@ class ProxyGate:
 
     def feed(self, data: bytes) -> GateOpen | None:
         """Bytes from the connection (``b""`` at its end)."""
+        # Loaded only when the PROXY protocol is on (a gate exists): not at every start.
+        from ..http.proxy_protocol import NotProxyProtocol, ProxyHeader, parse_proxy_header
+
         if not data:
             raise ProxyRefused("the connection closed before its PROXY header was complete")
         self._buffer += data
@@ -105,6 +101,8 @@ def client_of(header: ProxyHeader | None, remote: tuple[str, int] | None) -> tup
     """The client a PROXY header names, or the socket peer when it names none."""
     if header is None or not header.has_addresses:
         return remote
+    from ..http.proxy_protocol import ProxyFamily  # loaded already: a header was parsed
+
     if header.family in (ProxyFamily.TCP4, ProxyFamily.TCP6):
         assert header.source_addr is not None and header.source_port is not None
         return header.source_addr, header.source_port

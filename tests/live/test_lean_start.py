@@ -1,0 +1,52 @@
+"""A server loads what its settings need and nothing more.
+
+Every module a worker imports is memory in every worker and time before the first
+answer. The log config loader (``logging.config``, which brings ``logging.handlers``,
+``socketserver`` and ``pickle``), the PROXY protocol parser and the master's status
+services (control socket, metrics, StatsD) are loaded only by the settings that use
+them. The app here imports nothing, so what it sees loaded, the server loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wsgikit.testing import LiveServer
+
+APP = "tests.lean_app:application"
+
+#: Loaded only when a setting asks for them.
+OPTIONAL = (
+    "logging.config",
+    "logging.handlers",
+    "wsgikit.http.proxy_protocol",
+    "wsgikit.observe.control",
+    "wsgikit.observe.metrics",
+    "wsgikit.observe.statsd",
+)
+
+
+def loaded(server: LiveServer, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` the worker that answers has loaded."""
+    return set(server.client.get("/?" + ",".join(names)).text.split())
+
+
+@pytest.mark.parametrize("worker_class", ["threaded", "sync"])
+def test_a_default_worker_loads_none_of_the_optional_modules(worker_class: str) -> None:
+    with LiveServer(APP, workers=1, worker_class=worker_class) as server:
+        assert loaded(server, OPTIONAL) == set()
+
+
+def test_the_settings_that_need_them_load_them(tmp_path: Path) -> None:
+    # The master loads the log config and its services before it forks: its workers
+    # have them too. (The PROXY protocol parser is loaded at a worker's first
+    # connection: tests/edge/test_proxies.py serves through it.)
+    logconfig = tmp_path / "logging.json"
+    logconfig.write_text('{"version": 1, "disable_existing_loggers": false}')
+    control = tmp_path / "wsgikit.ctl"
+    with LiveServer(
+        APP, workers=1, logconfig=str(logconfig), control_socket=str(control)
+    ) as server:
+        assert loaded(server, OPTIONAL) >= {"logging.config", "wsgikit.observe.control"}
