@@ -106,6 +106,14 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
             "bind",
             "cannot listen on 999.1.1.1:80",
         ),
+        # Plain ASCII names skip the IDNA codec (wsgikit.binds.Address.lookup_host);
+        # the ones it would refuse still get its words.
+        "bind with an empty label": (
+            ["-b", "a..b:80"],
+            {},
+            "bind",
+            "cannot listen on a..b:80: encoding with 'idna' codec failed",
+        ),
         "bad quoting in WSGIKIT_CMD_ARGS": (
             [],
             {"WSGIKIT_CMD_ARGS": "--name 'unclosed"},

@@ -28,6 +28,18 @@ class Address:
     path: str = ""
     fd: int = -1
 
+    @property
+    def lookup_host(self) -> str | bytes:
+        """``host`` as ``socket.getaddrinfo`` should get it: an ASCII name as the bytes
+        the IDNA codec would make of it, so that a start does not load that codec (and
+        the Unicode tables it brings); any other name as text, for the codec to encode
+        or to refuse (a label empty or longer than 63 characters) as before."""
+        if self.host.isascii():
+            labels = self.host.split(".")
+            if all(0 < len(label) < 64 for label in labels[:-1]) and len(labels[-1]) < 64:
+                return self.host.encode("ascii")
+        return self.host
+
     def __str__(self) -> str:
         if self.kind == "unix":
             return f"unix:{self.path}"

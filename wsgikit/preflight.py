@@ -160,7 +160,10 @@ def _check_binds(config: Config) -> None:
             continue
         try:
             socket.getaddrinfo(
-                address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+                address.lookup_host,
+                address.port,
+                type=socket.SOCK_STREAM,
+                flags=socket.AI_PASSIVE,
             )
         except (socket.gaierror, UnicodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)

@@ -1,10 +1,11 @@
 """A server loads what its settings need and nothing more.
 
 Every module a worker imports is memory in every worker and time before the first
-answer. The log config loader (``logging.config``, which brings ``logging.handlers``,
-``socketserver`` and ``pickle``), the PROXY protocol parser and the master's status
-services (control socket, metrics, StatsD) are loaded only by the settings that use
-them. The app here imports nothing, so what it sees loaded, the server loaded.
+answer. The IDNA codec (with ``stringprep`` and ``unicodedata``), the log config
+loader (``logging.config``, which brings ``logging.handlers``, ``socketserver`` and
+``pickle``), the PROXY protocol parser and the master's status services (control
+socket, metrics, StatsD) are loaded only by the settings that use them. The app here
+imports nothing, so what it sees loaded, the server loaded.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from wsgikit.testing import LiveServer
 
 APP = "tests.lean_app:application"
 
-#: Loaded only when a setting asks for them.
+#: Loaded only when a setting asks for them (the IDNA codec: only for a bind address
+#: that is not plain ASCII).
 OPTIONAL = (
+    "encodings.idna",
     "logging.config",
     "logging.handlers",
     "wsgikit.http.proxy_protocol",

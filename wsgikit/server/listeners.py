@@ -103,7 +103,7 @@ def open_listener(
         return sock
     try:
         infos = socket.getaddrinfo(
-            address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            address.lookup_host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except socket.gaierror as exc:
         raise BindError(f"cannot listen on {address}: {exc.strerror}") from None
