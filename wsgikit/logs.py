@@ -8,11 +8,11 @@ reopened by :meth:`Logs.reopen` (``SIGUSR1``), so logrotate works.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, ConfigError
@@ -119,11 +119,7 @@ class Logs:
         self.error = logging.getLogger(ERROR_LOGGER)
         self.access_logger = logging.getLogger(ACCESS_LOGGER)
         self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
-        self._json: Callable[[Any], str] | None = None  # json.dumps with access_log_json
-        if config.access_log_json:
-            import json  # only for JSON access lines: not at every start
-
-            self._json = json.dumps
+        self._json = config.access_log_json
         self._format = config.access_log_format
         if config.logconfig_dict is not None:
             from logging.config import dictConfig  # only with a log config: not at every start
@@ -150,7 +146,6 @@ class Logs:
         )
 
     def _load_config_file(self, path: str) -> None:
-        import json
         from logging.config import dictConfig, fileConfig  # only with a log config
 
         try:
@@ -190,7 +185,7 @@ class Logs:
                 "duration_ms": round(duration * 1000, 3),
                 "pid": os.getpid(),
             }
-            self.access_logger.info(self._json(record))
+            self.access_logger.info(json.dumps(record))
             return
         try:
             line = self._format % atoms

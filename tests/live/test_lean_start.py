@@ -10,6 +10,8 @@ imports nothing, so what it sees loaded, the server loaded.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,10 +44,8 @@ def test_a_default_worker_loads_none_of_the_optional_modules(worker_class: str) 
         assert loaded(server, OPTIONAL) == set()
 
 
-def test_the_settings_that_need_them_load_them(tmp_path: Path) -> None:
-    # The master loads the log config and its services before it forks: its workers
-    # have them too. (The PROXY protocol parser is loaded at a worker's first
-    # connection: tests/edge/test_proxies.py serves through it.)
+def test_the_settings_that_need_them_load_them_before_the_workers_fork(tmp_path: Path) -> None:
+    # Before: a worker that runs as --user may not be allowed to read the installation.
     logconfig = tmp_path / "logging.json"
     logconfig.write_text('{"version": 1, "disable_existing_loggers": false}')
     control = tmp_path / "wsgikit.ctl"
@@ -53,3 +53,21 @@ def test_the_settings_that_need_them_load_them(tmp_path: Path) -> None:
         APP, workers=1, logconfig=str(logconfig), control_socket=str(control)
     ) as server:
         assert loaded(server, OPTIONAL) >= {"logging.config", "wsgikit.observe.control"}
+
+
+def test_the_proxy_protocol_parser_comes_with_the_options_that_use_it() -> None:
+    # A worker's first connection would load it, after the switch to --user: the
+    # options, built by the master, load it before the workers fork.
+    code = (
+        "import sys\n"
+        "from wsgikit.server import ServerOptions\n"
+        "name = 'wsgikit.http.proxy_protocol'\n"
+        "ServerOptions()\n"
+        "print(name in sys.modules)\n"
+        "ServerOptions(proxy_protocol='v1')\n"
+        "print(name in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["False", "True"]

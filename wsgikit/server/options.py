@@ -105,5 +105,10 @@ class ServerOptions:
             raise ValueError(
                 f"proxy_protocol must be 'off', 'v1', 'v2' or 'auto', not {self.proxy_protocol!r}"
             )
+        if self.proxy_protocol != "off":
+            # The parser is loaded only when it is used, but with the options: in a
+            # supervisor that is before the workers fork and switch to --user, who may
+            # not be allowed to read the installation.
+            from ..http import proxy_protocol  # noqa: F401
         if self.threads < 1 or self.worker_connections < 1:
             raise ValueError("threads and worker_connections must be >= 1")
