@@ -462,26 +462,33 @@ def test_requests_queued_in_the_pool_free_a_thread_held_by_a_silent_client() -> 
 
 
 def test_saturated_pool_still_answers_every_request() -> None:
-    # Two threads, many concurrent clients: requests wait (in sockets or the
-    # bounded queue) and are all answered.
+    # Two threads, more concurrent clients than the bounded queue holds: the queue
+    # fills to its bound, the rest wait in their sockets, and all are answered.
     gate = threading.Semaphore(0)
+    running = threading.Semaphore(0)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        running.release()
         gate.acquire(timeout=DEADLINE)
         start_response("200 OK", [])
         return [environ["PATH_INFO"].encode()]
 
     with serve(app, threads=2) as live:
-        clients = [live.connect() for _ in range(12)]
+        bound = live.server.max_queued
+        count = 2 + bound + 10
+        clients = [live.connect() for _ in range(count)]
         for i, client in enumerate(clients):
             client.send(f"GET /{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-        time.sleep(0.2)
-        queued = live.server._admission.waiting
-        assert queued <= live.server.max_queued
-        for _ in range(12):
+        for _ in range(2):
+            assert running.acquire(timeout=DEADLINE)  # both threads hold a request
+        admission = live.server._admission
+        wait_for(lambda: admission.waiting == bound, f"{bound} requests queued")
+        wait_for(lambda: admission.lined == 10, "the other 10 left in their sockets")
+        assert admission.waiting == bound
+        for _ in range(count):
             gate.release()
         bodies = [client.read_response().body for client in clients]
-        assert bodies == [f"/{i}".encode() for i in range(12)]
+        assert bodies == [f"/{i}".encode() for i in range(count)]
 
 
 def test_saturated_worker_serves_waiting_connections_in_turn(app_in_loop: bool) -> None:

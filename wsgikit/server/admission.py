@@ -66,6 +66,11 @@ class Admission(Generic[W]):
         """Complete requests that wait for an app thread (here or in the pool's queue)."""
         return len(self.ready) + max(0, self.in_flight - self.threads)
 
+    @property
+    def lined(self) -> int:
+        """Connections waiting in line, their requests left in their sockets."""
+        return len(self._line)
+
     def saturated(self) -> bool:
         return self.in_flight + len(self.ready) >= self.capacity
 

@@ -41,7 +41,7 @@ Backpressure:
 - ``worker_connections`` is the most connections held at once; at the limit
   the listeners are unregistered, so new connections wait in the listen backlog.
 - When every app thread is busy and the run queue is full (``threads`` complete
-  requests, at least 8: what one wake-up of the loop brings is taken whole),
+  requests, at least 64: what one wake-up of the loop brings is taken whole),
   a connection that starts sending a new request is not read (its reads are
   unregistered) until a thread frees up. Those queued requests wait in the app
   threads' own queue, handed over as soon as they are read: a thread that
@@ -128,7 +128,7 @@ _RETRY_AFTER = 5  # seconds, in a 503/507 for a body the spool has no room for
 # upstream keep-alive pool) is spread over them instead of going whole to the first
 # to wake, where keep-alive would keep it.
 _ACCEPT_BATCH = 1
-_READ_AHEAD = 8  # complete requests the loop reads ahead of its app threads (at least)
+_READ_AHEAD = 64  # complete requests the loop reads ahead of its app threads (at least)
 _SWEEP = 0.1  # seconds between timeout checks
 _HEARTBEAT = 0.5  # seconds between monitor.notify() calls
 _LINGER = 0.5  # seconds an error response is given before the socket closes
@@ -297,6 +297,7 @@ class ThreadedServer(WorkerLoop):
         self._finished: collections.deque[tuple[_Connection, bool]] = collections.deque()
         self._want_write: collections.deque[_Connection] = collections.deque()
         # Loop-only state.
+        self._lined: list[_Connection] = []  # put in line since the loop last slept
         self._selector: selectors.BaseSelector | None = None
         self._pool: AppThreads[_Connection] | None = None
         self._conns: dict[int, _Connection] = {}
@@ -405,6 +406,16 @@ class ThreadedServer(WorkerLoop):
         self._take_finished()
         self._dispatch()
         self._resume_paused()
+        self._mute_lined()
+
+    def _mute_lined(self) -> None:
+        """Stop watching the connections put in line since the last sleep that are
+        still waiting (level-triggered, their readiness would wake the loop at once)."""
+        lined = self._lined
+        while lined:
+            conn = lined.pop()
+            if conn.paused:
+                self._update(conn)
 
     def _sweep(self, now: float) -> None:
         """Apply the deadlines; retry accepting after an accept() error."""
@@ -587,9 +598,11 @@ class ThreadedServer(WorkerLoop):
             return
         if conn.phase is _Phase.HEAD and self._admission.must_wait(conn):
             # Every app thread is busy and the queue is full (or others already
-            # wait their turn): leave this request in the socket, in line.
+            # wait their turn): leave this request in the socket, in line. Its read
+            # registration goes only if it is still in line when the loop sleeps
+            # (_mute_lined): when the app runs in the loop, the line moves first.
             self._admission.wait(conn)
-            self._update(conn)
+            self._lined.append(conn)
             return
         try:
             data = conn.sock.recv(_RECV)
