@@ -53,3 +53,27 @@ def reaped(proc: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def bench_settings(scenario: str, servers: list[str], workers: int, **extra: Any) -> Any:
+    """The bench harness's settings for one short round of ``scenario`` with the
+    Python load generator (tests of the harness's own logic; nothing is started)."""
+    from bench.harness import SCENARIOS, Settings
+    from bench.loadgen import LoadGen
+
+    return Settings(
+        scenarios=[SCENARIOS[scenario]],
+        servers=servers,
+        rounds=1,
+        duration=1,
+        warmup=0,
+        workers=workers,
+        starts=0,
+        connections=None,
+        idle_clients=0,
+        slow_clients=0,
+        wsgikit_cmd="wsgikit",
+        gunicorn_cmd="gunicorn",
+        loadgen=LoadGen("python", 2),
+        **extra,
+    )

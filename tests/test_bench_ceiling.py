@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from bench.harness import SCENARIOS, WK_THREADS, Settings, Summary, app_call_seconds, verdicts
-from bench.loadgen import LoadGen
+from bench.harness import WK_THREADS, Settings, Summary, app_call_seconds, verdicts
+
+from .support import bench_settings
 
 
 def _settings(app_seconds: dict[str, float]) -> Settings:
-    return Settings(
-        scenarios=[SCENARIOS["sleep"]],
-        servers=["wsgikit"],
-        rounds=1,
-        duration=1,
-        warmup=0,
-        workers=2,
-        starts=0,
-        connections=None,
-        idle_clients=0,
-        slow_clients=0,
-        wsgikit_cmd="wsgikit",
-        gunicorn_cmd="gunicorn",
-        loadgen=LoadGen("python", 2),
-        app_seconds=app_seconds,
-    )
+    settings: Settings = bench_settings("sleep", ["wsgikit"], 2, app_seconds=app_seconds)
+    return settings
 
 
 def _sleep_row(rps: float) -> Summary:

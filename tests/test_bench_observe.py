@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from bench.harness import SCENARIOS, WK_DEFAULT, Settings
-from bench.loadgen import LoadGen
+from bench.harness import SCENARIOS, WK_DEFAULT
 from bench.scrape import Scraper
 from bench.servers import Server, wsgikit_spec
 
-from .support import wait_for
+from .support import bench_settings, wait_for
 
 
 def test_two_observed_servers_run_at_once_and_answer_every_read() -> None:
@@ -25,22 +24,7 @@ def test_two_observed_servers_run_at_once_and_answer_every_read() -> None:
 
 
 def test_observe_runs_each_wsgikit_contestant_on_and_off() -> None:
-    cfg = Settings(
-        scenarios=[SCENARIOS["hello"]],
-        servers=["wsgikit", "gunicorn"],
-        rounds=1,
-        duration=1,
-        warmup=0,
-        workers=1,
-        starts=0,
-        connections=None,
-        idle_clients=0,
-        slow_clients=0,
-        wsgikit_cmd="wsgikit",
-        gunicorn_cmd="gunicorn",
-        loadgen=LoadGen("python", 2),
-        observe=True,
-    )
+    cfg = bench_settings("hello", ["wsgikit", "gunicorn"], 1, observe=True)
     labels = [c.label for c in cfg.contestants(SCENARIOS["hello"])]
     assert labels[:2] == [WK_DEFAULT.label, f"{WK_DEFAULT.label} +observe"]
     assert "gunicorn sync" in labels and "gunicorn sync +observe" not in labels
