@@ -310,7 +310,10 @@ class OutputBuffer:
         self._spill_broken = False
         self._sent = 0  # bytes sent in all: progress, for a waiting writer
         self._progress_at = time.monotonic()  # when the client last took bytes
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # Made by the first writer that must wait for the loop (most connections
+        # never have one): a Condition costs more to build than the rest of a buffer.
+        self._cond: threading.Condition | None = None
         self._pending = False  # the loop was asked to flush and has not drained us yet
         self.closed = False
 
@@ -339,7 +342,7 @@ class OutputBuffer:
         wait for a thread: this one must not hold its thread for a client that
         reads nothing). While it waits, ``on_wait`` is called at least once a second.
         """
-        with self._cond:
+        with self._lock:
             if self.closed:
                 raise ClientDisconnected("connection closed")
             if self._encode is not None:
@@ -370,6 +373,8 @@ class OutputBuffer:
                         _wait_writable(self._sock, wait)
                         self._flush_locked()
                     else:
+                        if self._cond is None:
+                            self._cond = threading.Condition(self._lock)
                         self._cond.wait(wait)
                     if on_wait is not None:
                         on_wait()
@@ -398,10 +403,10 @@ class OutputBuffer:
             return False
         sock = self._sock
         sent = 0
-        with self._cond:
+        with self._lock:
             self._progress_at = time.monotonic()  # a new transfer starts its clock
         while sent < count:
-            with self._cond:
+            with self._lock:
                 if self.closed:
                     raise ClientDisconnected("connection closed")
                 queued = bool(self._data) or self._file_end > self._file_start
@@ -426,7 +431,7 @@ class OutputBuffer:
                         sent += done
                         self._sent += done
                         self._progress_at = time.monotonic()
-                        self._cond.notify_all()
+                        self._notify()
                 stalled = time.monotonic() - self._progress_at
                 allowed = timeout
                 if crowded is not None and crowded():
@@ -485,13 +490,13 @@ class OutputBuffer:
 
     def append(self, data: bytes) -> None:
         """Queue bytes from the loop thread itself (it flushes them next)."""
-        with self._cond:
+        with self._lock:
             if not self.closed:
                 self._append(self._encode(data) if self._encode is not None else data)
 
     def append_raw(self, data: bytes) -> None:
         """Queue bytes as they are (a TLS session's own records), from the loop thread."""
-        with self._cond:
+        with self._lock:
             if not self.closed:
                 self._append(data)
 
@@ -509,7 +514,7 @@ class OutputBuffer:
 
     def flush(self) -> bool:
         """Send what the socket takes now; True once nothing is left (or closed)."""
-        with self._cond:
+        with self._lock:
             return self._flush_locked()
 
     def _flush_locked(self) -> bool:
@@ -528,7 +533,7 @@ class OutputBuffer:
             self._budget.release_memory(sent)
             self._sent += sent
         if self._sent != before:
-            self._cond.notify_all()
+            self._notify()
         if len(self):
             return False
         self._pending = False
@@ -566,21 +571,28 @@ class OutputBuffer:
 
     def close(self) -> None:
         """Stop sending; wake and fail any waiting writer; give the budget back."""
-        with self._cond:
+        with self._lock:
             self._close_locked()
 
     # ------------------------------------------------------------- internal
 
     def _close_locked(self) -> None:
         self.closed = True
-        self._budget.release_memory(len(self._data))
-        self._data = bytearray()
-        self._empty_file()
+        if self._data:
+            self._budget.release_memory(len(self._data))
+            self._data = bytearray()
+        if self._file_end:
+            self._empty_file()
         if self._file is not None:
             self._file.close()
             self._file = None
         self._pending = False
-        self._cond.notify_all()
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake the writer waiting for the loop, if one ever waited (lock held)."""
+        if self._cond is not None:
+            self._cond.notify_all()
 
     def _send(self, data: bytes | bytearray | memoryview) -> int:
         try:
