@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
 
 from wsgikit.http import ResponseError, check_response
+from wsgikit.server.buffers import OutputBuffer
 from wsgikit.testing import LiveServer
 from wsgikit.wsgi import serve_bytes
 
 from ..apps import hop_by_hop
 from ..rawhttp import RawClient
+from ..support import wait_for
 
 
 def test_the_head_takes_connection_close_out_and_marks_it() -> None:
@@ -55,3 +58,29 @@ def test_the_connection_closes_after_the_response(worker_class: str) -> None:
             assert response.status == 200 and response.body == b"done"
             assert response.headers["connection"] == "close"
             assert client.read_until_close() == b""  # closed by the server, nothing more
+
+
+def test_a_closed_connection_is_freed_without_the_cyclic_garbage_collector() -> None:
+    # A connection's objects (its socket, parser, output buffer) must not hold each
+    # other in a cycle: each closed connection then waited for the cyclic collector,
+    # whose runs cost about 10 us per connection under Connection: close traffic.
+    with LiveServer("tests.apps:hop_by_hop") as server:
+        with RawClient(server.port) as client:  # served once before we look
+            client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.read_until_close() != b""
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(5):
+                with RawClient(server.port) as client:
+                    client.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    assert client.read_until_close().startswith(b"HTTP/1.1 200 OK\r\n")
+            wait_for(lambda: server._server.connection_count == 0, what="connections closed")
+            gc.collect()
+            cyclic = [o for o in gc.garbage if isinstance(o, OutputBuffer)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert cyclic == []
