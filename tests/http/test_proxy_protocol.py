@@ -624,3 +624,15 @@ def test_random_bytes_raise_only_protocol_errors(prefix: bytes, noise: bytes, cu
         assert result.length <= len(data)
     else:
         assert len(data) < PROXY_V2_MAX_LENGTH
+
+
+def test_the_http_package_offers_every_name_of_the_parser_loaded_on_first_use() -> None:
+    """``wsgikit.http`` loads the PROXY protocol parser only when one of its names is
+    first used; the names it lists for that are exactly the parser's own."""
+    import wsgikit.http
+    from wsgikit.http import proxy_protocol
+
+    for name in proxy_protocol.__all__:
+        assert name in wsgikit.http.__all__
+        assert getattr(wsgikit.http, name) is getattr(proxy_protocol, name)
+    assert wsgikit.http._PROXY_PROTOCOL == frozenset(proxy_protocol.__all__)
