@@ -471,8 +471,10 @@ def test_max_requests_recycles_workers_and_stats(harness: Harness) -> None:
 
     def driver() -> None:
         wait_for(lambda: len(harness.events("exit")) >= 3, "3 recycled workers")
-        stats = arbiter.stats()
-        assert stats and set(stats[0]) >= {"pid", "age", "started", "requests", "in_flight"}
+        # Its worker is replaced every ~50 ms: between a reap and the next boot there is
+        # none to report, so look until one is there.
+        stats: Any = wait_for(arbiter.stats, "a live worker's stats")
+        assert set(stats[0]) >= {"pid", "age", "started", "requests", "in_flight"}
         signal_master(signal.SIGUSR2)
         wait_for(lambda: harness.log_lines("USR2: "), "stats logged")
 
