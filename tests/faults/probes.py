@@ -56,6 +56,7 @@ class Probes:
         self.timeout = timeout
         self.answered = 0
         self.failures: list[str] = []
+        self.failed_started: list[float] = []  # when each failed probe was sent (monotonic)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -78,7 +79,13 @@ class Probes:
             next_at += self.interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
+    def failed_since(self, moment: float) -> int:
+        """How many probes sent at or after ``moment`` (monotonic) failed."""
+        with self._lock:
+            return sum(1 for started in self.failed_started if started >= moment)
+
     def _probe(self) -> None:
+        started = time.monotonic()
         try:
             response = self.server.get(self.path, timeout=self.timeout)
             failure = None if response.status == 200 else f"status {response.status}"
@@ -89,6 +96,7 @@ class Probes:
                 self.answered += 1
             else:
                 self.failures.append(failure)
+                self.failed_started.append(started)
 
     def __enter__(self) -> Probes:
         self._thread.start()

@@ -50,9 +50,12 @@ def test_kill_9_of_a_worker_under_load(prefork):
         victim = min(children(master))
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: victim not in children(master) and len(children(master)) == 2)
-        lost_at_kill = len(probes.failures)
+        replaced_at = time.monotonic()
         time.sleep(1.0)
-    assert len(probes.failures) == lost_at_kill <= 2, probes.summary()
+    # Only probes sent before the replacement may have failed (one the victim held may
+    # report its failure later than that): none sent after it.
+    assert probes.failed_since(replaced_at) == 0, probes.summary()
+    assert len(probes.failures) <= 2, probes.summary()
     assert probes.availability >= 0.95, probes.summary()
     print(f"\nkill -9: probes {probes.summary()}")
 
@@ -72,9 +75,9 @@ def test_sigstop_of_a_worker_under_load(prefork):
             if victim in children(master):
                 os.kill(victim, signal.SIGKILL)
         wait_for(lambda: len(children(master)) == 2, "replaced")
-        lost_at_kill = len(probes.failures)
+        replaced_at = time.monotonic()
         time.sleep(1.0)
     assert "is stuck: no heartbeat" in server.log_text()
-    assert len(probes.failures) == lost_at_kill, probes.summary()  # none after the kill
+    assert probes.failed_since(replaced_at) == 0, probes.summary()  # none after the kill
     assert probes.availability >= 0.9, probes.summary()
     print(f"\nSIGSTOP: probes {probes.summary()}")
