@@ -221,9 +221,9 @@ def open_services(
 
 
 def _reload_service(config: Config, logs: Logs) -> ReloadService:
+    """``--reload``: watch the project's files; a change reloads the workers, as HUP."""
     from .reloader import ReloadService, WatchSpec  # only with --reload: not at every start
 
-    """``--reload``: watch the project's files; a change reloads the workers, as HUP."""
     spec = WatchSpec.for_project([os.getcwd(), *config.pythonpath], config.reload_extra_files)
     try:
         service = ReloadService(spec, config.reload_engine, logs.error)
