@@ -141,7 +141,7 @@ SCENARIOS = {
         ),
         Scenario(
             "flask",
-            "bench.apps:flask_json",
+            "bench.flask_app:flask_json",
             (WK_DEFAULT, WK_SYNC, *GUNICORNS),
             32,
             "a Flask JSON view: a real framework's request in front of the server's",
@@ -205,9 +205,10 @@ class Run:
 
 @dataclass
 class Start:
-    """One fresh start of the distribution check: start-up time, idle RSS, burst spread."""
+    """One fresh start: start-up time, idle RSS and (for the plain app) the burst spread."""
 
     contestant: str
+    app: str = "plain"  # "plain" (bench.apps:hello) or "flask" (bench.flask_app:flask_json)
     startup_s: float | None = None
     idle_rss_mib: float | None = None  # mean over the workers
     busiest: float | None = None
@@ -471,38 +472,52 @@ def run_scenario(cfg: Settings, scenario: Scenario, runs: list[Run]) -> None:
 
 
 def run_starts(cfg: Settings, starts: list[Start]) -> None:
-    """Fresh starts under a burst: start-up time, idle worker memory, how the burst spread.
+    """Fresh starts: start-up time, idle worker memory, and how a burst spreads.
 
-    A load generator opens its connections in a burst, as a proxy's upstream pool does;
-    if the first worker to wake takes them all, keep-alive keeps them there and the
-    other workers idle. Each start gets a 2 s burst of 32 connections.
+    With the plain hello app, each start gets a 2 s burst of 32 connections: a load
+    generator opens its connections in a burst, as a proxy's upstream pool does; if the
+    first worker to wake takes them all, keep-alive keeps them there and the other
+    workers idle. Then the same number of starts with the Flask app, for start-up time
+    and memory only: the plain app measures the server's own cost, Flask what a
+    framework's deployment sees (its imports dominate both servers' figures).
     """
-    hello = SCENARIOS["hello"]
-    for who in [c for c in (WK_DEFAULT, GU_GTHREAD) if c.server in cfg.servers]:
-        for number in range(1, cfg.starts + 1):
-            record = Start(who.label)
-            starts.append(record)
-            server = start(cfg.spec(who, hello), cfg, (who.label, f"start {number}"))
-            if server is None:
-                record.note = "did not start"
-                continue
-            with server:
-                record.startup_s = server.startup_s
-                time.sleep(0.5)  # let every worker finish booting before reading its memory
-                sizes = worker_rss_mib(server.pid)
-                record.idle_rss_mib = statistics.mean(sizes) if sizes else None
-                before = cpu_sample(server.pid)
-                try:
-                    cfg.loadgen.run(server.url, 2, 32)
-                except LoadGenError as err:
-                    record.note = str(err)
-                record.busiest = busiest_share(before, cpu_sample(server.pid))
-            print(
-                f"  [start {number}] {who.label:<20} up in {_num(record.startup_s, 3)} s, "
-                f"idle worker {_num(record.idle_rss_mib, 1)} MiB, busiest worker "
-                f"{_pct(record.busiest)} of the burst {record.note}",
-                flush=True,
-            )
+    flask = SCENARIOS["flask"]
+    for app, scenario in (("plain", SCENARIOS["hello"]), ("flask", flask)):
+        if app == "flask" and importlib.util.find_spec("flask") is None:
+            print("  (Flask is not installed: no starts with the Flask app)", flush=True)
+            continue
+        for who in [c for c in (WK_DEFAULT, GU_GTHREAD) if c.server in cfg.servers]:
+            for number in range(1, cfg.starts + 1):
+                record = Start(who.label, app)
+                starts.append(record)
+                key = (who.label, f"{app} start {number}")
+                server = start(cfg.spec(who, scenario), cfg, key)
+                if server is None:
+                    record.note = "did not start"
+                    continue
+                with server:
+                    record.startup_s = server.startup_s
+                    time.sleep(0.5)  # let every worker finish booting before reading memory
+                    sizes = worker_rss_mib(server.pid)
+                    record.idle_rss_mib = statistics.mean(sizes) if sizes else None
+                    if app == "plain":
+                        before = cpu_sample(server.pid)
+                        try:
+                            cfg.loadgen.run(server.url, 2, 32)
+                        except LoadGenError as err:
+                            record.note = str(err)
+                        record.busiest = busiest_share(before, cpu_sample(server.pid))
+                spread = (
+                    f", busiest worker {_pct(record.busiest)} of the burst"
+                    if app == "plain"
+                    else ""
+                )
+                print(
+                    f"  [{app} start {number}] {who.label:<20} up in "
+                    f"{_num(record.startup_s, 3)} s, idle worker "
+                    f"{_num(record.idle_rss_mib, 1)} MiB{spread} {record.note}",
+                    flush=True,
+                )
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -729,19 +744,35 @@ def verdicts(rows: list[Summary], starts: list[Start], cfg: Settings) -> list[Ve
                 lopsided == 0,
             )
         )
-    for what, attr in (
-        ("start-up to first answer", "startup_s"),
-        ("idle worker RSS", "idle_rss_mib"),
-    ):
-        wk = _median([getattr(s, attr) for s in starts if s.contestant == WK_DEFAULT.label])
-        gu = _median([getattr(s, attr) for s in starts if s.contestant == GU_GTHREAD.label])
-        ratio = _ratio(wk, gu)
-        if ratio is not None:
-            out.append(
-                Verdict(
-                    f"{what}: {WK_DEFAULT.label} vs {GU_GTHREAD.label}", ratio, 1.0, ratio <= 1.0
-                )
+    for app in ("plain", "flask"):
+        for what, attr in (
+            ("start-up to first answer", "startup_s"),
+            ("idle worker RSS", "idle_rss_mib"),
+        ):
+            wk = _median(
+                [
+                    getattr(s, attr)
+                    for s in starts
+                    if (s.contestant, s.app) == (WK_DEFAULT.label, app)
+                ]
             )
+            gu = _median(
+                [
+                    getattr(s, attr)
+                    for s in starts
+                    if (s.contestant, s.app) == (GU_GTHREAD.label, app)
+                ]
+            )
+            ratio = _ratio(wk, gu)
+            if ratio is not None:
+                out.append(
+                    Verdict(
+                        f"{what}, {app} app: {WK_DEFAULT.label} vs {GU_GTHREAD.label}",
+                        ratio,
+                        1.0,
+                        ratio <= 1.0,
+                    )
+                )
     return out
 
 
@@ -777,15 +808,22 @@ def print_summary(
             f"{f'{row.probes_answered}/{row.probes_sent}':>11}"
         )
     if starts:
-        print(f"\nfresh starts ({cfg.starts} each, a 2 s burst of 32 connections after each):")
-        for label in dict.fromkeys(s.contestant for s in starts):
-            mine = [s for s in starts if s.contestant == label]
-            lopsided = sum(1 for s in mine if s.busiest is not None and s.busiest >= LOPSIDED)
+        print(
+            f"\nfresh starts ({cfg.starts} each; with the plain app a 2 s burst of 32 "
+            "connections after each):"
+        )
+        for label, app in dict.fromkeys((s.contestant, s.app) for s in starts):
+            mine = [s for s in starts if (s.contestant, s.app) == (label, app)]
+            spread = ""
+            if app == "plain":
+                lopsided = sum(1 for s in mine if s.busiest is not None and s.busiest >= LOPSIDED)
+                spread = (
+                    f", busiest worker median {_pct(_median([s.busiest for s in mine]))}, "
+                    f"{lopsided} of {len(mine)} starts lopsided (>= {LOPSIDED:.0%})"
+                )
             print(
-                f"  {label:<22} start-up {_num(_median([s.startup_s for s in mine]), 3)} s, "
-                f"idle worker {_num(_median([s.idle_rss_mib for s in mine]), 1)} MiB, "
-                f"busiest worker median {_pct(_median([s.busiest for s in mine]))}, "
-                f"{lopsided} of {len(mine)} starts lopsided (>= {LOPSIDED:.0%})"
+                f"  {label:<22} {app:<6} start-up {_num(_median([s.startup_s for s in mine]), 3)}"
+                f" s, idle worker {_num(_median([s.idle_rss_mib for s in mine]), 1)} MiB{spread}"
             )
     results = verdicts(rows, starts, cfg)
     if results:
