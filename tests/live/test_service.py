@@ -59,28 +59,33 @@ def test_daemon_with_a_broken_app_reports_it_and_exits_3(tmp_path: Path) -> None
             pidfile=pidfile,
             errlog=errlog,
         )
+        released = not pidfile.exists()  # by the time the launcher returned
     assert proc.returncode == 3, proc.stderr
     assert "the app cannot be loaded" in proc.stderr and str(errlog) in proc.stderr
     assert "RuntimeError: bad settings" in proc.stderr  # why, not only where
     assert "RuntimeError: bad settings" in errlog.read_text()
-    assert not pidfile.exists()
+    assert released  # a retry right after it would not find the pidfile held
 
 
 def test_daemon_without_an_error_log_says_why_the_app_failed(tmp_path: Path) -> None:
     # The traceback went to /dev/null: the launcher's one line still says what failed.
     (tmp_path / "broken_daemon_app2.py").write_text("raise RuntimeError('boom at import')\n")
-    pidfile = tmp_path / "d.pid"
+    pidfile, port = tmp_path / "d.pid", free_port()
     with _reaped(pidfile):
         proc = subprocess.run(
             [sys.executable, "-m", "wsgikit", "-D", "--pid", str(pidfile), "-w", "1"]
-            + ["-b", f"127.0.0.1:{free_port()}", "--pythonpath", str(tmp_path)]
+            + ["-b", f"127.0.0.1:{port}", "--pythonpath", str(tmp_path)]
             + ["broken_daemon_app2:application"],
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=60,
         )
+        released = not pidfile.exists()  # by the time the launcher returned
+        with socket.socket() as retry:
+            retry.bind(("127.0.0.1", port))  # and its port too: a retry could start
     assert proc.returncode == 3, proc.stderr
+    assert released
     (line,) = proc.stderr.splitlines()
     assert line == (
         "wsgikit: error: the app cannot be loaded: error while importing "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -147,6 +148,17 @@ def test_daemonize_detaches(tmp_path: Path) -> None:
     wait_for(lambda: not alive(pid), "daemon exited")
 
 
+def _launch(script: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``script`` (which daemonizes with ``wait=True``); the launcher's result and
+    how long it took."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, timeout=DEADLINE, capture_output=True, text=True
+    )
+    return proc, time.monotonic() - started
+
+
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
@@ -163,14 +175,56 @@ def test_daemonize_detaches(tmp_path: Path) -> None:
 def test_the_launcher_waits_for_the_daemons_verdict(body: str, status: int, message: str) -> None:
     script = "import os, time\nfrom wsgikit.process import daemonize\n"
     script += "link = daemonize(wait=True)\n" + body + "\n"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", script], env=env, timeout=DEADLINE, capture_output=True, text=True
-    )
+    proc, took = _launch(script)
     assert proc.returncode == status
     assert message in proc.stderr
-    assert time.monotonic() - started < 20  # not held by the daemon's child
+    assert took < 20  # not held by the daemon's child
+
+
+def test_after_a_failure_the_launcher_returns_once_the_daemon_has_exited(
+    tmp_path: Path,
+) -> None:
+    """A script that retries at once must not find the failed daemon still holding its
+    pidfile or its port: the launcher returned while they were being released."""
+    released = tmp_path / "released"
+    proc, _ = _launch(
+        textwrap.dedent(f"""
+            import time
+            from wsgikit.process import daemonize
+            link = daemonize(wait=True)
+            link.failed(3, "wsgikit: error: boom")
+            time.sleep(0.5)  # removing its pidfile, closing its sockets...
+            open({str(released)!r}, "w").close()
+        """)
+    )
+    assert (proc.returncode, proc.stderr) == (3, "wsgikit: error: boom\n")
+    assert released.exists()
+
+
+def test_after_a_failure_a_daemon_that_does_not_exit_holds_the_launcher_only_so_long(
+    tmp_path: Path,
+) -> None:
+    pid_path = tmp_path / "daemon.pid"
+    try:
+        proc, took = _launch(
+            textwrap.dedent(f"""
+                import os, time
+                from wsgikit.process import daemon, daemonize
+                daemon.EXIT_WAIT = 0.5  # seconds, instead of 10
+                link = daemonize(wait=True)
+                open({str(pid_path)!r}, "w").write(str(os.getpid()))
+                link.failed(3, "wsgikit: error: boom")
+                time.sleep(60)  # hangs on its way out
+            """)
+        )
+        assert (proc.returncode, proc.stderr) == (3, "wsgikit: error: boom\n")
+        assert took < 10
+        assert alive(int(pid_path.read_text()))  # the launcher gave up waiting for it
+    finally:
+        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            pid = int(pid_path.read_text())
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not alive(pid), "daemon killed")
 
 
 def test_resolve_user_and_group() -> None:

@@ -5,8 +5,10 @@ A classic double fork returns to the shell at once, so a daemon that cannot star
 that launched the daemon keeps the read end of a pipe and waits: the daemon writes
 its status and a message once it serves (:meth:`DaemonLink.ready`) or once it has
 failed (:meth:`DaemonLink.failed`), and the launcher exits with that status, the
-message on its stderr. A daemon that dies without a word closes the pipe; the
-launcher then exits 1 saying so.
+message on its stderr. After a failure the launcher returns only once the daemon has
+exited (its pidfile removed, its sockets closed), so that a retry right after it finds
+none of them held. A daemon that dies without a word closes the pipe; the launcher
+then exits 1 saying so.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import select
 import sys
+import time
 from collections.abc import Iterable
 from typing import NoReturn
 
@@ -22,17 +25,23 @@ __all__ = ["DaemonLink", "daemonize"]
 #: Status of the launcher when the daemon died without reporting.
 SILENT_DEATH_EXIT = 1
 
+#: How long the launcher waits, after a failure report, for the daemon to exit (its
+#: clean-up is short; this only bounds a daemon that hangs on its way out).
+EXIT_WAIT = 10.0
+
 
 class DaemonLink:
     """The daemon's end of the pipe to the process that launched it.
 
     Only the first report counts. The pipe is closed in forked children (workers), so
-    that the launcher learns of the daemon's death even while workers live on.
+    that the launcher learns of the daemon's death even while workers live on. After a
+    failure the pipe stays open until this process exits: the launcher waits for that.
     ``DaemonLink(-1)`` (no launcher waiting) ignores every report.
     """
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._held = -1  # the pipe after a failure report, closed by our exit
         if fd >= 0:
             os.register_at_fork(after_in_child=self._forget)
 
@@ -55,35 +64,30 @@ class DaemonLink:
             return
         self._fd = -1
         data = f"{status}\n{message}".encode("utf-8", "replace")
+        # After a failure the daemon still removes its pidfile and closes its sockets:
+        # the launcher reads to the end of the pipe, which comes when we exit.
+        hold = status != 0
         try:
             while data:
                 data = data[os.write(fd, data) :]
         except OSError:
-            pass  # the launcher is gone (killed): nobody left to tell
-        finally:
+            hold = False  # the launcher is gone (killed): nobody left to tell
+        if hold:
+            self._held = fd
+        else:
             os.close(fd)
 
     def _forget(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        for fd in (self._fd, self._held):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._held = -1
 
 
 def _await_report(read_fd: int, first_child: int) -> NoReturn:
     """The launcher: wait for the daemon's report, print its message, exit with its status."""
     os.waitpid(first_child, 0)  # the intermediate process exits as soon as it forked
-    chunks: list[bytes] = []
-    while True:
-        # No overall deadline: the daemon's own start is bounded (the worker boot
-        # timeout), and its death closes the pipe.
-        ready, _, _ = select.select([read_fd], [], [], 1.0)
-        if not ready:
-            continue
-        chunk = os.read(read_fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    text = b"".join(chunks).decode("utf-8", "replace")
+    text = _read_report(read_fd).decode("utf-8", "replace")
     head, _, message = text.partition("\n")
     if not head.strip().isdigit():
         message = "the daemon exited before it was ready (see the error log)"
@@ -94,6 +98,29 @@ def _await_report(read_fd: int, first_child: int) -> NoReturn:
         sys.stderr.write(message.rstrip("\n") + "\n")
         sys.stderr.flush()
     os._exit(status)
+
+
+def _read_report(read_fd: int) -> bytes:
+    """Read the daemon's report to the end of the pipe: the daemon closes it at once
+    when it serves, and by exiting after a failure. Once a report came, the end is
+    awaited for at most ``EXIT_WAIT`` seconds."""
+    chunks: list[bytes] = []
+    deadline = float("inf")
+    while True:
+        # No overall deadline: the daemon's own start is bounded (the worker boot
+        # timeout), and its death closes the pipe.
+        wait = min(1.0, max(0.0, deadline - time.monotonic()))
+        ready, _, _ = select.select([read_fd], [], [], wait)
+        if not ready:
+            if time.monotonic() >= deadline:
+                break
+            continue
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        deadline = min(deadline, time.monotonic() + EXIT_WAIT)
+    return b"".join(chunks)
 
 
 def daemonize(
