@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -128,6 +129,23 @@ def run_arbiter(arbiter: Arbiter, driver: Callable[[], None], limit: float = 20.
     if errors:
         raise errors[0]
     return status
+
+
+def booted_workers(harness: Harness, arbiter: Arbiter, count: int) -> list[int]:
+    """Wait until ``count`` workers have booted and the master has recorded each of them;
+    return its worker pids, oldest first.
+
+    A worker's boot event alone does not say the master knows it: a master descheduled
+    between ``fork()`` and recording the new pid (a loaded machine) lets the child boot
+    first, and ``worker_pids()`` read meanwhile from the driver's thread lacks it.
+    """
+
+    def known() -> list[int] | None:
+        pids = arbiter.worker_pids()
+        booted = harness.pids("boot")
+        return pids if len(booted) == count and set(booted) <= set(pids) else None
+
+    return cast("list[int]", wait_for(known, f"{count} booted workers known to the master"))
 
 
 def signal_master(sig: signal.Signals) -> None:

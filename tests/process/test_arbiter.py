@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Harness, alive, record, run_arbiter, signal_master, wait_for
+from conftest import (
+    Harness,
+    alive,
+    booted_workers,
+    record,
+    run_arbiter,
+    signal_master,
+    wait_for,
+)
 
 from wsgikit.process import BOOT_ERROR_EXIT, Arbiter, Hooks, WorkerContext, WorkerPlan
 from wsgikit.process.master_watchdog import Backoff
@@ -41,8 +49,7 @@ def test_starts_n_workers_one_first_then_graceful_stop(harness: Harness) -> None
     arbiter = make(harness, slow_boot, workers=3, hooks=Hooks(pre_fork=pre_fork))
 
     def driver() -> None:
-        wait_for(lambda: len(harness.events("boot")) == 3, "3 workers booted")
-        assert len(arbiter.worker_pids()) == 3
+        assert len(booted_workers(harness, arbiter, 3)) == 3
         signal_master(signal.SIGTERM)
 
     assert run_arbiter(arbiter, driver) == 0
@@ -63,8 +70,11 @@ def test_killed_worker_is_replaced_and_logged(harness: Harness) -> None:
         wait_for(lambda: len(harness.events("boot")) == 2, "2 workers")
         victim = arbiter.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: len(harness.events("boot")) == 3, "replacement booted")
-        new = (set(arbiter.worker_pids()) - set(harness.pids("boot")[:2])).pop()
+        # The third worker to boot, once the master has recorded it.
+        new = wait_for(
+            lambda: set(arbiter.worker_pids()) & set(harness.pids("boot")[2:]),
+            "replacement booted and known to the master",
+        ).pop()
         replaced.update(old=victim, new=new)
         arbiter.stop()
 
@@ -153,8 +163,7 @@ def test_a_worker_that_cannot_boot_delays_only_its_own_slot(harness: Harness) ->
     arbiter.backoff = Backoff(initial=60.0, cap=60.0)
 
     def driver() -> None:
-        wait_for(lambda: len(harness.events("boot")) == 2, "2 workers")
-        first, second = arbiter.worker_pids()
+        first, second = booted_workers(harness, arbiter, 2)
         os.kill(first, signal.SIGKILL)  # its replacement dies before booting...
         wait_for(lambda: harness.log_lines("refilling its slot in 60.00s"), "slot delayed")
         os.kill(second, signal.SIGKILL)  # ...which must not delay this booted one's
@@ -175,8 +184,8 @@ def test_boot_failures_double_the_delay_but_never_leave_zero_workers(harness: Ha
     arbiter.backoff = Backoff(initial=30.0, cap=60.0)
 
     def driver() -> None:
-        wait_for(lambda: len(harness.events("boot")) == 1, "serving")
-        os.kill(arbiter.worker_pids()[0], signal.SIGKILL)
+        (only,) = booted_workers(harness, arbiter, 1)
+        os.kill(only, signal.SIGKILL)
         # Three workers in a row die before booting; with no worker left, each is
         # retried at once rather than after 30, 60 and 60 seconds.
         wait_for(lambda: len(harness.events("boot")) == 2, "serving again")
@@ -330,8 +339,7 @@ def test_hup_with_failing_reload_keeps_workers(harness: Harness) -> None:
     arbiter = make(harness, reload=reload)
 
     def driver() -> None:
-        wait_for(lambda: len(harness.events("boot")) == 2, "booted")
-        before = arbiter.worker_pids()
+        before = booted_workers(harness, arbiter, 2)
         signal_master(signal.SIGHUP)
         wait_for(lambda: harness.log_lines("reload failed"), "reload failure logged")
         assert arbiter.worker_pids() == before
@@ -348,8 +356,7 @@ def test_hup_with_new_generation_failing_boot_keeps_workers(harness: Harness) ->
     arbiter = make(harness, reload=lambda: WorkerPlan(broken, 2, 2.0, 2.0))
 
     def driver() -> None:
-        wait_for(lambda: len(harness.events("boot")) == 2, "booted")
-        before = arbiter.worker_pids()
+        before = booted_workers(harness, arbiter, 2)
         signal_master(signal.SIGHUP)
         wait_for(lambda: harness.log_lines("reload failed: new worker"), "reload aborted")
         wait_for(lambda: arbiter.worker_pids() == before, "only the old workers left")
