@@ -486,8 +486,9 @@ def run_starts(cfg: Settings, starts: list[Start]) -> None:
         if app == "flask" and importlib.util.find_spec("flask") is None:
             print("  (Flask is not installed: no starts with the Flask app)", flush=True)
             continue
-        for who in [c for c in (WK_DEFAULT, GU_GTHREAD) if c.server in cfg.servers]:
-            for number in range(1, cfg.starts + 1):
+        contestants = [c for c in (WK_DEFAULT, GU_GTHREAD) if c.server in cfg.servers]
+        for number in range(1, cfg.starts + 1):  # interleaved: the machine drifts
+            for who in contestants:
                 record = Start(who.label, app)
                 starts.append(record)
                 key = (who.label, f"{app} start {number}")
