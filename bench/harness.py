@@ -750,19 +750,9 @@ def verdicts(rows: list[Summary], starts: list[Start], cfg: Settings) -> list[Ve
             ("start-up to first answer", "startup_s"),
             ("idle worker RSS", "idle_rss_mib"),
         ):
-            wk = _median(
-                [
-                    getattr(s, attr)
-                    for s in starts
-                    if (s.contestant, s.app) == (WK_DEFAULT.label, app)
-                ]
-            )
-            gu = _median(
-                [
-                    getattr(s, attr)
-                    for s in starts
-                    if (s.contestant, s.app) == (GU_GTHREAD.label, app)
-                ]
+            wk, gu = (
+                _median([getattr(s, attr) for s in starts if (s.contestant, s.app) == (who, app)])
+                for who in (WK_DEFAULT.label, GU_GTHREAD.label)
             )
             ratio = _ratio(wk, gu)
             if ratio is not None:
