@@ -85,11 +85,11 @@ def _respond(app: WSGIApp, conn: _Conn, port: int) -> None:
             close()
     status, headers = status_headers
     send = conn.h11.send
-    conn.out += send(h11.Response(status_code=int(status[:3]), headers=headers))  # type: ignore[operator]
+    conn.out += send(h11.Response(status_code=int(status[:3]), headers=headers))
     for chunk in chunks:
         if chunk:
-            conn.out += send(h11.Data(data=chunk))  # type: ignore[operator]
-    conn.out += send(h11.EndOfMessage())  # type: ignore[operator]
+            conn.out += send(h11.Data(data=chunk))
+    conn.out += send(h11.EndOfMessage())
     conn.request = None
     conn.body = bytearray()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 
 from bench.probe import Periodic
 from bench.servers import HOST
@@ -56,11 +57,12 @@ class Scraper(Periodic):
         self.counts = {"scrapes": 0, "failed": 0}
 
     def tick(self) -> None:
-        for check in (
+        checks: tuple[Callable[[], bool], ...] = (
             lambda: _http_get(self.metrics_port, "/metrics", self.timeout),
             lambda: _http_get(self.metrics_port, "/healthz", self.timeout),
             lambda: _control_show(self.control_path, self.timeout),
-        ):
+        )
+        for check in checks:
             try:
                 ok = check()
             except (OSError, ValueError):
