@@ -60,10 +60,10 @@ _FRESH_GRACE = 1.0  # seconds a just-accepted connection gets to send its reques
 _BEAT = 1.0  # longest wait without a heartbeat
 # A connection's turn: while other clients wait to connect, a keep-alive connection
 # keeps the worker for this many requests or this long since it was accepted,
-# whichever ends first, then its response says Connection: close. An accept and a close cost about as much as a
-# small request: a turn shares them among its requests, and a millisecond keeps the
-# others' wait short (hello under wrk -c32: p99 7-9 ms with no turn, 20-25 ms with
-# this one, 71-78 ms with 10 ms turns).
+# whichever ends first, then its response says Connection: close. An accept and a
+# close cost about as much as a small request: a turn shares them among its requests,
+# and a millisecond keeps the others' wait short (hello under wrk -c32: p99 7-9 ms
+# with no turn, 20-25 ms with this one, 71-78 ms with 10 ms turns).
 _TURN_REQUESTS = 16
 _TURN_SECONDS = 0.001
 
